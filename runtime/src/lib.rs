@@ -1,0 +1,22 @@
+//! The runtime of poolscope: thread and process pools in the manner of Python's
+//! `concurrent.futures`.
+//!
+//! Submitting work to a pool returns a [`Handle`] at once. Handles are waited on one by one
+//! ([`Handle::result`]), in groups ([`wait`]), in completion order ([`as_completed`]), or
+//! awaited as [`std::future::Future`]s. Every pool kind reports failures through the one
+//! [`TaskError`].
+//!
+//! Users normally depend on the `poolscope` crate, which re-exports this one together with
+//! the `#[pool]` and `pool_scope!` macros.
+
+mod error;
+mod handle;
+mod map;
+mod thread;
+mod wait;
+
+pub use error::{BuildError, ExitCause, TaskError};
+pub use handle::{Handle, Outcome};
+pub use map::Map;
+pub use thread::{Builder as ThreadPoolBuilder, ThreadPool};
+pub use wait::{AsCompleted, WaitFor, Waited, as_completed, wait};

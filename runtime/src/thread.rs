@@ -1,0 +1,465 @@
+//! The thread pool: Python's `ThreadPoolExecutor`.
+
+use std::cell::Cell;
+use std::num::NonZeroUsize;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex, OnceLock, PoisonError};
+use std::thread::JoinHandle;
+
+use crossbeam_channel::{Receiver, Sender};
+
+use crate::error::{BuildError, TaskError, panic_message};
+use crate::handle::{Handle, Promise, pair};
+use crate::map::Map;
+
+/// Numbers thread pools in creation order, for their threads' names.
+static POOL_NUMBER: AtomicUsize = AtomicUsize::new(0);
+
+thread_local! {
+    /// The number of the pool this thread works for, or `usize::MAX` outside any pool.
+    static CURRENT_POOL: Cell<usize> = const { Cell::new(usize::MAX) };
+}
+
+/// The gate's bit that says the pool takes no more tasks; the rest counts submits under way.
+const CLOSED: usize = 1;
+/// What one submit under way adds to the gate.
+const ENTERED: usize = 2;
+
+/// A pool of threads that run submitted closures: Python's `ThreadPoolExecutor`.
+///
+/// Threads start lazily, one per submit that finds no idle thread, up to the pool's size.
+/// They are named `{prefix}-{pool number}_{worker number}`, `ThreadPool-0_0` for the first
+/// worker of the first pool.
+///
+/// Dropping the pool is [`ThreadPool::shutdown`] with `wait = true`.
+///
+/// # Examples
+///
+/// ```
+/// use poolscope_runtime::ThreadPool;
+///
+/// let pool = ThreadPool::new(4);
+/// let handles: Vec<_> = (0..10).map(|i| pool.submit(move || i * i)).collect();
+/// let squares: Vec<i32> = handles.into_iter().map(|h| h.result().unwrap()).collect();
+/// assert_eq!(squares[9], 81);
+/// pool.shutdown(true);
+/// ```
+pub struct ThreadPool {
+    /// The state the pool shares with its worker threads.
+    inner: Arc<Inner>,
+}
+
+/// Configures a [`ThreadPool`]; made by [`ThreadPool::builder`].
+pub struct Builder {
+    /// How many threads at most; `None` for the available parallelism.
+    workers: Option<usize>,
+    /// The start of every thread's name.
+    name_prefix: String,
+    /// Runs once on each new thread before its first task.
+    initializer: Option<Initializer>,
+}
+
+/// A function each worker runs once before its first task.
+type Initializer = Arc<dyn Fn() + Send + Sync>;
+
+/// A queued unit of work, with its type erased.
+trait Job: Send {
+    /// Runs the task, unless it was cancelled, and settles its handle.
+    fn run(self: Box<Self>);
+    /// Settles the task's handle with `error` without running it.
+    fn abandon(self: Box<Self>, error: TaskError);
+}
+
+/// A closure and the promise of its result.
+struct Task<F, T> {
+    /// The user's closure.
+    work: F,
+    /// Where its outcome goes.
+    promise: Promise<T>,
+}
+
+/// What the queue carries to the workers.
+enum Message {
+    /// A task to run.
+    Run(Box<dyn Job>),
+    /// One worker is to exit. Sent only after every task has been queued.
+    Stop,
+}
+
+/// The state a pool shares with its workers.
+struct Inner {
+    /// The pool's number, in its threads' names.
+    number: usize,
+    /// The start of every thread's name.
+    name_prefix: String,
+    /// How many threads at most.
+    max_workers: usize,
+    /// Runs once on each new thread.
+    initializer: Option<Initializer>,
+    /// The queue's entrance.
+    sender: Sender<Message>,
+    /// The queue's exit, shared by all workers.
+    receiver: Receiver<Message>,
+    /// [`CLOSED`] once shut down, plus [`ENTERED`] for each submit under way.
+    gate: AtomicUsize,
+    /// How many threads were started.
+    started: AtomicUsize,
+    /// Idle threads not yet claimed by a submit; counted only while the pool can still grow.
+    idle: AtomicUsize,
+    /// The running threads.
+    workers: Mutex<Workers>,
+    /// Signalled when a worker exits.
+    worker_exited: Condvar,
+    /// The initializer's panic message, once it failed.
+    broken: OnceLock<String>,
+}
+
+/// The pool's threads.
+#[derive(Default)]
+struct Workers {
+    /// Threads not yet joined.
+    threads: Vec<JoinHandle<()>>,
+    /// Threads started and not yet exited.
+    alive: usize,
+}
+
+impl ThreadPool {
+    /// A pool of at most `workers` threads, named `ThreadPool-{n}_{k}`.
+    ///
+    /// # Panics
+    ///
+    /// If `workers` is 0. [`ThreadPool::builder`] reports that as an error instead.
+    pub fn new(workers: usize) -> ThreadPool {
+        match ThreadPool::builder().workers(workers).build() {
+            Ok(pool) => pool,
+            Err(error) => panic!("ThreadPool::new({workers}): {error}"),
+        }
+    }
+
+    /// A builder to set the size, the thread names and an initializer.
+    pub fn builder() -> Builder {
+        Builder {
+            workers: None,
+            name_prefix: "ThreadPool".to_owned(),
+            initializer: None,
+        }
+    }
+
+    /// Queues `task` and returns its handle at once.
+    ///
+    /// After [`ThreadPool::shutdown`] the handle is already finished with
+    /// [`TaskError::Shutdown`]; if the initializer failed, with
+    /// [`TaskError::InitializerFailed`].
+    pub fn submit<F, T>(&self, task: F) -> Handle<T>
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        let (handle, promise) = pair();
+        let job = Box::new(Task {
+            work: task,
+            promise,
+        });
+        self.inner.enqueue(job);
+        handle
+    }
+
+    /// Runs `function` on every item of `items`, yielding the outcomes in input order.
+    ///
+    /// Items are taken from `items` only as results are consumed, keeping a bounded number
+    /// of tasks in flight, so an endless iterator works. A task that fails yields its
+    /// error in its place; the items after it still run.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let pool = poolscope_runtime::ThreadPool::new(2);
+    /// let doubled: Vec<u64> = pool.map(|x: u64| x * 2, 1..).take(3).map(Result::unwrap).collect();
+    /// assert_eq!(doubled, [2, 4, 6]);
+    /// ```
+    pub fn map<'a, I, F, T>(&'a self, function: F, items: I) -> Map<'a, T>
+    where
+        I: IntoIterator,
+        I::IntoIter: 'a,
+        I::Item: Send + 'static,
+        F: Fn(I::Item) -> T + Send + Sync + 'static,
+        T: Send + 'static,
+    {
+        let function = Arc::new(function);
+        let mut items = items.into_iter();
+        Map::new(self.inner.max_workers * 4, move || {
+            let item = items.next()?;
+            let function = Arc::clone(&function);
+            Some(self.submit(move || function(item)))
+        })
+    }
+
+    /// Stops taking tasks; with `wait`, blocks until every queued task is done and every
+    /// thread has exited.
+    ///
+    /// Tasks already queued still run either way. Calling it again is harmless. Called from
+    /// one of this pool's own tasks or callbacks, it never waits, since the calling thread
+    /// belongs to the pool.
+    pub fn shutdown(&self, wait: bool) {
+        self.inner.close(false);
+        if wait {
+            self.inner.join();
+        }
+    }
+
+    /// Like [`ThreadPool::shutdown`], but first cancels the queued tasks that have not
+    /// started; their handles report [`TaskError::Cancelled`].
+    ///
+    /// This is Python's `shutdown(cancel_futures=True)`.
+    pub fn shutdown_cancel(&self, wait: bool) {
+        self.inner.close(true);
+        if wait {
+            self.inner.join();
+        }
+    }
+
+    /// The most threads this pool runs at once.
+    pub fn max_workers(&self) -> usize {
+        self.inner.max_workers
+    }
+}
+
+impl Drop for ThreadPool {
+    fn drop(&mut self) {
+        self.shutdown(true);
+    }
+}
+
+impl std::fmt::Debug for ThreadPool {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ThreadPool")
+            .field("name", &format_args!("{}-{}", self.inner.name_prefix, self.inner.number))
+            .field("max_workers", &self.inner.max_workers)
+            .field("closed", &(self.inner.gate.load(Ordering::Relaxed) & CLOSED != 0))
+            .finish()
+    }
+}
+
+impl Builder {
+    /// The most threads the pool runs at once; the default is the available parallelism.
+    pub fn workers(mut self, workers: usize) -> Self {
+        self.workers = Some(workers);
+        self
+    }
+
+    /// The start of the threads' names, `ThreadPool` by default.
+    pub fn thread_name_prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.name_prefix = prefix.into();
+        self
+    }
+
+    /// A function each thread runs once before its first task.
+    ///
+    /// If it panics, the pool is broken: the tasks queued then and submitted later report
+    /// [`TaskError::InitializerFailed`] with the panic's message.
+    pub fn initializer(mut self, initializer: impl Fn() + Send + Sync + 'static) -> Self {
+        self.initializer = Some(Arc::new(initializer));
+        self
+    }
+
+    /// Makes the pool. No thread starts until the first submit.
+    ///
+    /// # Errors
+    ///
+    /// [`BuildError::ZeroWorkers`] if the size was set to 0.
+    pub fn build(self) -> Result<ThreadPool, BuildError> {
+        let max_workers = match self.workers {
+            Some(0) => return Err(BuildError::ZeroWorkers),
+            Some(workers) => workers,
+            None => std::thread::available_parallelism().map_or(1, NonZeroUsize::get),
+        };
+        let (sender, receiver) = crossbeam_channel::unbounded();
+        let inner = Inner {
+            number: POOL_NUMBER.fetch_add(1, Ordering::Relaxed),
+            name_prefix: self.name_prefix,
+            max_workers,
+            initializer: self.initializer,
+            sender,
+            receiver,
+            gate: AtomicUsize::new(0),
+            started: AtomicUsize::new(0),
+            idle: AtomicUsize::new(0),
+            workers: Mutex::new(Workers::default()),
+            worker_exited: Condvar::new(),
+            broken: OnceLock::new(),
+        };
+        Ok(ThreadPool {
+            inner: Arc::new(inner),
+        })
+    }
+}
+
+impl std::fmt::Debug for Builder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Builder")
+            .field("workers", &self.workers)
+            .field("name_prefix", &self.name_prefix)
+            .field("initializer", &self.initializer.is_some())
+            .finish()
+    }
+}
+
+impl<F, T> Job for Task<F, T>
+where
+    F: FnOnce() -> T + Send,
+    T: Send,
+{
+    fn run(self: Box<Self>) {
+        let Task { work, promise } = *self;
+        if !promise.start() {
+            return;
+        }
+        let outcome = catch_unwind(AssertUnwindSafe(work));
+        promise.settle(outcome.map_err(|payload| TaskError::Panicked(panic_message(&*payload))));
+    }
+
+    fn abandon(self: Box<Self>, error: TaskError) {
+        self.promise.settle(Err(error));
+    }
+}
+
+impl Inner {
+    /// Queues `job`, or settles it at once if the pool cannot take it.
+    fn enqueue(self: &Arc<Self>, job: Box<dyn Job>) {
+        if let Some(message) = self.broken.get() {
+            return job.abandon(TaskError::InitializerFailed(message.clone()));
+        }
+        if self.gate.fetch_add(ENTERED, Ordering::Acquire) & CLOSED != 0 {
+            self.gate.fetch_sub(ENTERED, Ordering::Release);
+            return job.abandon(TaskError::Shutdown);
+        }
+
+        // The receiver lives in `self`, so the queue cannot be disconnected here.
+        let _ = self.sender.send(Message::Run(job));
+        self.add_worker_if_needed();
+        self.gate.fetch_sub(ENTERED, Ordering::Release);
+    }
+
+    /// Starts a thread unless an idle one can take the task just queued, or the pool is full.
+    fn add_worker_if_needed(self: &Arc<Self>) {
+        if self.started.load(Ordering::Relaxed) >= self.max_workers {
+            return;
+        }
+        let claimed = self
+            .idle
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| n.checked_sub(1));
+        if claimed.is_ok() {
+            return;
+        }
+        if let Err(error) = self.start_worker() {
+            self.fail_if_no_worker(&error);
+        }
+    }
+
+    /// Starts one more worker thread.
+    fn start_worker(self: &Arc<Self>) -> std::io::Result<()> {
+        let mut workers = self.workers.lock().unwrap_or_else(PoisonError::into_inner);
+        let index = self.started.load(Ordering::Relaxed);
+        if index >= self.max_workers {
+            return Ok(());
+        }
+        let name = format!("{}-{}_{}", self.name_prefix, self.number, index);
+        let inner = Arc::clone(self);
+        let thread = std::thread::Builder::new()
+            .name(name)
+            .spawn(move || inner.work())?;
+        workers.threads.push(thread);
+        workers.alive += 1;
+        self.started.store(index + 1, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// Fails every queued task if no thread could be started at all.
+    fn fail_if_no_worker(&self, error: &std::io::Error) {
+        if self.started.load(Ordering::Relaxed) > 0 {
+            return;
+        }
+        while let Ok(message) = self.receiver.try_recv() {
+            if let Message::Run(job) = message {
+                job.abandon(TaskError::WorkerStart(error.to_string()));
+            }
+        }
+    }
+
+    /// The body of a worker thread.
+    fn work(self: Arc<Self>) {
+        CURRENT_POOL.with(|pool| pool.set(self.number));
+        self.initialize();
+        while let Ok(Message::Run(job)) = self.receiver.recv() {
+            match self.broken.get() {
+                Some(message) => job.abandon(TaskError::InitializerFailed(message.clone())),
+                None => job.run(),
+            }
+            if self.started.load(Ordering::Relaxed) < self.max_workers {
+                self.idle.fetch_add(1, Ordering::AcqRel);
+            }
+        }
+        let mut workers = self.workers.lock().unwrap_or_else(PoisonError::into_inner);
+        workers.alive -= 1;
+        self.worker_exited.notify_all();
+    }
+
+    /// Runs the initializer on this thread; a panic breaks the pool.
+    fn initialize(&self) {
+        let Some(initializer) = &self.initializer else {
+            return;
+        };
+        if let Err(payload) = catch_unwind(AssertUnwindSafe(|| initializer())) {
+            let _ = self.broken.set(panic_message(&*payload));
+        }
+    }
+
+    /// Closes the entrance once; with `cancel`, cancels every queued task not yet started.
+    fn close(&self, cancel: bool) {
+        let first = self.gate.fetch_or(CLOSED, Ordering::AcqRel) & CLOSED == 0;
+
+        // Let submits under way finish queueing, so the stop messages come after every task.
+        while self.gate.load(Ordering::Acquire) != CLOSED {
+            std::thread::yield_now();
+        }
+        if cancel {
+            self.cancel_queued();
+        }
+        if first {
+            for _ in 0..self.started.load(Ordering::Relaxed) {
+                let _ = self.sender.send(Message::Stop);
+            }
+        }
+    }
+
+    /// Cancels every queued task, keeping the stop messages in the queue.
+    fn cancel_queued(&self) {
+        let mut stops = 0;
+        while let Ok(message) = self.receiver.try_recv() {
+            match message {
+                Message::Run(job) => job.abandon(TaskError::Cancelled),
+                Message::Stop => stops += 1,
+            }
+        }
+        for _ in 0..stops {
+            let _ = self.sender.send(Message::Stop);
+        }
+    }
+
+    /// Waits for every worker to exit and joins them; returns at once on a worker thread.
+    fn join(&self) {
+        if CURRENT_POOL.with(Cell::get) == self.number {
+            return;
+        }
+        let mut workers = self.workers.lock().unwrap_or_else(PoisonError::into_inner);
+        while workers.alive > 0 {
+            workers = (self.worker_exited.wait(workers)).unwrap_or_else(PoisonError::into_inner);
+        }
+        let threads = std::mem::take(&mut workers.threads);
+        drop(workers);
+        for thread in threads {
+            let _ = thread.join();
+        }
+    }
+}
