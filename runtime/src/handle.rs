@@ -133,6 +133,10 @@ pub(crate) fn pair<T>() -> (Handle<T>, Promise<T>) {
 
 impl<T> Handle<T> {
     /// A handle that is already finished with `error`.
+    #[allow(
+        dead_code,
+        reason = "the process pool settles handles it could not queue this way"
+    )]
     pub(crate) fn failed(error: TaskError) -> Self {
         let (handle, promise) = pair();
         promise.settle(Err(error));
@@ -327,6 +331,10 @@ impl<T> Promise<T> {
     }
 
     /// Whether the caller cancelled the task.
+    #[allow(
+        dead_code,
+        reason = "the process pool checks it before sending a task to a worker"
+    )]
     pub(crate) fn is_cancelled(&self) -> bool {
         let Some(shared) = &self.shared else {
             return false;
