@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::sync::{Arc, Barrier, Mutex};
 
-use poolscope::{BuildError, TaskError, ThreadPool};
+use poolscope::{BuildError, Handle, TaskError, ThreadPool, WaitFor, wait};
 
 /// Runs each named scenario of `common` as a test on thread pools.
 macro_rules! shared_scenarios {
@@ -41,7 +41,6 @@ shared_scenarios!(
     waiting::wait_first_error_without_errors,
     waiting::wait_all_completed,
     waiting::wait_timeout,
-    waiting::wait_nothing,
     waiting::as_completed_order,
     waiting::as_completed_timeout,
     lifecycle::map_in_order,
@@ -183,6 +182,26 @@ fn failing_initializer_breaks_the_pool() {
         assert_eq!(handle.result(), broken);
     }
     assert_eq!(pool.submit(|| 4).result(), broken);
+}
+
+#[test]
+fn dropping_a_handle_does_not_cancel_its_task() {
+    let pool = ThreadPool::new(1);
+    let (sender, receiver) = mpsc::channel();
+    drop(pool.submit(move || sender.send("ran").unwrap()));
+    assert_eq!(receiver.recv(), Ok("ran"));
+}
+
+#[test]
+fn waiting_on_no_handles_returns_at_once() {
+    for mode in [
+        WaitFor::FirstCompleted,
+        WaitFor::FirstError,
+        WaitFor::AllCompleted,
+    ] {
+        let waited = wait(Vec::<Handle<u32>>::new(), mode, None);
+        assert!(waited.done.is_empty() && waited.not_done.is_empty());
+    }
 }
 
 #[test]

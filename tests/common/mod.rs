@@ -146,8 +146,9 @@ pub fn held(hold: Hold) -> u32 {
 /// A set of file gates in a temporary directory, each holding one task until it is opened.
 ///
 /// Files work in a worker process as well as in a thread. Dropping the set removes the
-/// directory, which releases every task still held, so a failed scenario does not leave a
-/// pool waiting forever.
+/// directory, which releases every task still held, so a scenario that fails does not leave
+/// its pool waiting on a held task: made after the pool, the gates are dropped before it.
+/// Either way a held task gives up after [`PATIENCE`].
 pub struct Gates {
     /// Where the gate files live.
     directory: TempDir,

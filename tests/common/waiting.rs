@@ -136,18 +136,6 @@ pub fn wait_timeout<P: TestPool>(make: impl Fn(usize) -> P) {
     assert_eq!(results(waited.not_done), [Ok(1)]);
 }
 
-/// An empty list of handles is waited for at once.
-pub fn wait_nothing<P: TestPool>(_make: impl Fn(usize) -> P) {
-    for mode in [
-        WaitFor::FirstCompleted,
-        WaitFor::FirstError,
-        WaitFor::AllCompleted,
-    ] {
-        let waited = wait(Vec::<Handle<u32>>::new(), mode, None);
-        assert!(waited.done.is_empty() && waited.not_done.is_empty());
-    }
-}
-
 /// `as_completed` yields the tasks already done first, then the others as they finish.
 pub fn as_completed_order<P: TestPool>(make: impl Fn(usize) -> P) {
     let pool = make(3);
