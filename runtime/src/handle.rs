@@ -67,6 +67,10 @@ struct State<T> {
     phase: Phase,
     /// Callbacks, wait signals and wakers to run once the task settles; boxed, since most
     /// tasks have none and a queued task should stay small.
+    #[allow(
+        clippy::box_collection,
+        reason = "one pointer instead of a three-word Vec in every queued task"
+    )]
     listeners: Option<Box<Vec<Listener<T>>>>,
     /// How many threads block on [`Shared::finished`].
     blocked: u32,
