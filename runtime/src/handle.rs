@@ -123,7 +123,12 @@ pub(crate) fn pair<T>() -> (Handle<T>, Promise<T>) {
     let handle = Handle {
         shared: Arc::clone(&shared),
     };
-    (handle, Promise { shared: Some(shared) })
+    (
+        handle,
+        Promise {
+            shared: Some(shared),
+        },
+    )
 }
 
 impl<T> Handle<T> {
@@ -253,7 +258,10 @@ impl<T> Handle<T> {
 
     /// Whether the task finished with an error; `false` while it is not done or if cancelled.
     pub(crate) fn failed_already(&self) -> bool {
-        self.phase() == Phase::Finished && lock(&self.shared.outcome).as_ref().is_some_and(Result::is_err)
+        self.phase() == Phase::Finished
+            && lock(&self.shared.outcome)
+                .as_ref()
+                .is_some_and(Result::is_err)
     }
 
     /// Asks for `signal` to be told `index` once the task is done (at once if it is).

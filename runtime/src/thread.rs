@@ -234,9 +234,15 @@ impl Drop for ThreadPool {
 impl std::fmt::Debug for ThreadPool {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ThreadPool")
-            .field("name", &format_args!("{}-{}", self.inner.name_prefix, self.inner.number))
+            .field(
+                "name",
+                &format_args!("{}-{}", self.inner.name_prefix, self.inner.number),
+            )
             .field("max_workers", &self.inner.max_workers)
-            .field("closed", &(self.inner.gate.load(Ordering::Relaxed) & CLOSED != 0))
+            .field(
+                "closed",
+                &(self.inner.gate.load(Ordering::Relaxed) & CLOSED != 0),
+            )
             .finish()
     }
 }
