@@ -326,14 +326,6 @@ impl<T> Promise<T> {
         }
     }
 
-    /// Whether the caller cancelled the task.
-    pub(crate) fn is_cancelled(&self) -> bool {
-        let Some(shared) = &self.shared else {
-            return false;
-        };
-        lock(&shared.state).phase == Phase::Cancelled
-    }
-
     /// Settles the task with `outcome`, unless it was already settled (cancelled).
     pub(crate) fn settle(mut self, outcome: Outcome<T>) {
         if let Some(shared) = self.shared.take() {

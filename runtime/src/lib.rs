@@ -11,8 +11,10 @@
 
 mod bounds;
 mod error;
+mod gate;
 mod handle;
 mod map;
+mod process;
 mod scope;
 mod thread;
 mod wait;
@@ -20,6 +22,7 @@ mod wait;
 pub use error::{BuildError, ExitCause, TaskError};
 pub use handle::{Handle, Outcome};
 pub use map::Map;
+pub use process::{ChunkedMap, ProcessPool, ProcessPoolBuilder, StartMethod};
 pub use thread::{Builder as ThreadPoolBuilder, ThreadPool};
 pub use wait::{AsCompleted, WaitFor, Waited, as_completed, wait};
 

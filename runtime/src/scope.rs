@@ -19,6 +19,7 @@ use std::sync::{Mutex, Once, OnceLock, PoisonError};
 
 use crate::error::{BuildError, TaskError};
 use crate::handle::Handle;
+use crate::process::ProcessPool;
 use crate::thread::ThreadPool;
 
 /// A pool kind that `#[pool]` can place calls on.
@@ -31,6 +32,16 @@ pub trait ScopedPool: Send + Sync + 'static {
 }
 
 impl ScopedPool for ThreadPool {
+    fn shutdown_and_wait(&self) {
+        self.shutdown(true);
+    }
+
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}
+
+impl ScopedPool for ProcessPool {
     fn shutdown_and_wait(&self) {
         self.shutdown(true);
     }
