@@ -72,17 +72,17 @@ pub(crate) fn lifetime_parameter() -> String {
     "`#[pool]` does not support lifetime parameters, the arguments must be owned values".to_owned()
 }
 
-/// A borrowed argument; `owned` is the type to take instead.
+/// A borrowed argument; `owned` is what to take instead: a type in backticks, or `value`.
 pub(crate) fn borrowed_argument(ty: &dyn Display, owned: &dyn Display) -> String {
     format!(
-        "`#[pool]` cannot send the borrowed argument `{ty}` to a worker, take an owned `{owned}` instead"
+        "`#[pool]` cannot send the borrowed argument `{ty}` to a worker, take an owned {owned} instead"
     )
 }
 
-/// A borrowed return type; `owned` is the type to return instead.
+/// A borrowed return type; `owned` is what to return instead: a type in backticks, or `value`.
 pub(crate) fn borrowed_return(ty: &dyn Display, owned: &dyn Display) -> String {
     format!(
-        "`#[pool]` cannot send the borrowed result `{ty}` back from a worker, return an owned `{owned}` instead"
+        "`#[pool]` cannot send the borrowed result `{ty}` back from a worker, return an owned {owned} instead"
     )
 }
 
@@ -122,8 +122,8 @@ mod tests {
             qualifier("async", "remove `async`"),
             self_receiver(),
             lifetime_parameter(),
-            borrowed_argument(&"&str", &"String"),
-            borrowed_return(&"&str", &"String"),
+            borrowed_argument(&"&str", &"`String`"),
+            borrowed_return(&"&str", &"`String`"),
             impl_trait_argument(),
             impl_trait_return(),
             argument_attribute(),

@@ -113,8 +113,14 @@ fn type_problems(ty: &Type, position: Position) -> Vec<syn::Error> {
     let mut finder = FindProblems {
         position,
         errors: Vec::new(),
+        lifetime: false,
     };
     finder.visit_type(ty);
+
+    // A lifetime outside a reference borrows too; the whole type is what to replace.
+    if finder.lifetime {
+        finder.borrowed(ty, None);
+    }
     finder.errors
 }
 
@@ -124,6 +130,8 @@ struct FindProblems {
     position: Position,
     /// One error per problem found.
     errors: Vec<syn::Error>,
+    /// Whether a lifetime other than `'static` appears outside the references reported.
+    lifetime: bool,
 }
 
 impl<'ast> Visit<'ast> for FindProblems {
@@ -133,7 +141,7 @@ impl<'ast> Visit<'ast> for FindProblems {
             .as_ref()
             .is_some_and(|lifetime| lifetime.ident == "static");
         if !is_static {
-            self.borrowed(reference, owned(&reference.elem));
+            self.borrowed(reference, Some(owned(&reference.elem)));
             return;
         }
         syn::visit::visit_type_reference(self, reference);
@@ -141,7 +149,7 @@ impl<'ast> Visit<'ast> for FindProblems {
 
     fn visit_lifetime(&mut self, lifetime: &'ast syn::Lifetime) {
         if lifetime.ident != "static" {
-            self.borrowed(lifetime, "value".to_owned());
+            self.lifetime = true;
         }
     }
 
@@ -155,14 +163,10 @@ impl<'ast> Visit<'ast> for FindProblems {
 }
 
 impl FindProblems {
-    /// Notes a borrow at `tokens`; `owned` is the type to use instead.
-    fn borrowed(&mut self, tokens: &dyn ToTokens, owned: String) {
+    /// Notes a borrow at `tokens`; `owned` is the type to use instead, if known.
+    fn borrowed(&mut self, tokens: &dyn ToTokens, owned: Option<String>) {
         let written = tidy(tokens.to_token_stream());
-        let owned = if owned == "value" {
-            owned
-        } else {
-            format!("`{owned}`")
-        };
+        let owned = owned.map_or_else(|| "value".to_owned(), |owned| format!("`{owned}`"));
         let text = match self.position {
             Position::Argument => message::borrowed_argument(&written, &owned),
             Position::Return => message::borrowed_return(&written, &owned),

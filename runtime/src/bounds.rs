@@ -10,8 +10,8 @@ use serde::de::DeserializeOwned;
 
 /// A type a `#[pool(thread)]` function can take as an argument.
 #[diagnostic::on_unimplemented(
-    message = "argument type `{Self}` cannot be sent to a #[pool(thread)] worker",
-    label = "the arguments of a #[pool(thread)] function must be `Send + 'static`"
+    message = "argument type `{Self}` cannot be sent to a `#[pool(thread)]` worker",
+    label = "the arguments of a `#[pool(thread)]` function must be `Send + 'static`"
 )]
 pub trait ThreadArgument: Send + 'static {}
 
@@ -19,8 +19,8 @@ impl<T: Send + 'static> ThreadArgument for T {}
 
 /// A type a `#[pool(thread)]` function can return.
 #[diagnostic::on_unimplemented(
-    message = "return type `{Self}` cannot be sent back from a #[pool(thread)] worker",
-    label = "the result of a #[pool(thread)] function must be `Send + 'static`"
+    message = "return type `{Self}` cannot be sent back from a `#[pool(thread)]` worker",
+    label = "the result of a `#[pool(thread)]` function must be `Send + 'static`"
 )]
 pub trait ThreadResult: Send + 'static {}
 
@@ -28,8 +28,8 @@ impl<T: Send + 'static> ThreadResult for T {}
 
 /// A type a `#[pool(process)]` function can take as an argument.
 #[diagnostic::on_unimplemented(
-    message = "argument type `{Self}` cannot be sent to a #[pool(process)] worker",
-    label = "the arguments of a #[pool(process)] function must be `Serialize + DeserializeOwned + Send + 'static`"
+    message = "argument type `{Self}` cannot be sent to a `#[pool(process)]` worker",
+    label = "the arguments of a `#[pool(process)]` function must be `Serialize + DeserializeOwned + Send + 'static`"
 )]
 pub trait ProcessArgument: Serialize + DeserializeOwned + Send + 'static {}
 
@@ -37,8 +37,8 @@ impl<T: Serialize + DeserializeOwned + Send + 'static> ProcessArgument for T {}
 
 /// A type a `#[pool(process)]` function can return.
 #[diagnostic::on_unimplemented(
-    message = "return type `{Self}` cannot be sent back from a #[pool(process)] worker",
-    label = "the result of a #[pool(process)] function must be `Serialize + DeserializeOwned + Send + 'static`"
+    message = "return type `{Self}` cannot be sent back from a `#[pool(process)]` worker",
+    label = "the result of a `#[pool(process)]` function must be `Serialize + DeserializeOwned + Send + 'static`"
 )]
 pub trait ProcessResult: Serialize + DeserializeOwned + Send + 'static {}
 
