@@ -19,6 +19,13 @@ fn late_print(number: u32) {
     println!("task {number} done");
 }
 
+/// Prints its number from a worker process after the same pause.
+#[pool(process, workers = 2)]
+fn late_print_in_process(number: u32) {
+    std::thread::sleep(Duration::from_millis(100));
+    println!("process task {number} done");
+}
+
 /// In the child: submits the tasks and returns without waiting for them.
 #[test]
 fn submit_and_return() {
@@ -27,6 +34,7 @@ fn submit_and_return() {
     }
     for number in 0..4 {
         late_print(number);
+        late_print_in_process(number);
     }
     println!("test body returned");
 }
