@@ -137,6 +137,15 @@ pub fn report(line: &str) {
     stdout.flush().expect("stdout is writable");
 }
 
+/// The report in a line of a child's output, if any.
+///
+/// A report may follow other text on its line: the harness writes the test's name and no
+/// line break before running it.
+fn report_in(line: &str) -> Option<&str> {
+    let (_, report) = line.split_once(REPORT)?;
+    Some(report.trim())
+}
+
 /// This test binary, re-run as a child program that runs a single test in a given role.
 pub struct Rerun {
     /// The child process.
@@ -209,8 +218,8 @@ impl Rerun {
             let left = deadline.saturating_duration_since(Instant::now());
             let line = self.lines.recv_timeout(left).ok()?;
             self.seen.push(line.clone());
-            if let Some(report) = line.strip_prefix(REPORT) {
-                return Some(report.trim().to_owned());
+            if let Some(report) = report_in(&line) {
+                return Some(report.to_owned());
             }
         }
     }
@@ -284,8 +293,7 @@ impl Finished {
     pub fn reports(&self) -> Vec<&str> {
         self.stdout
             .iter()
-            .filter_map(|line| line.strip_prefix(REPORT))
-            .map(str::trim)
+            .filter_map(|line| report_in(line))
             .collect()
     }
 }
