@@ -11,6 +11,7 @@
 
 use std::ffi::OsStr;
 use std::io::{BufRead, BufReader, Read};
+use std::path::PathBuf;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::sync::{Mutex, MutexGuard, PoisonError};
@@ -38,6 +39,52 @@ pub fn sleep_then_pid(millis: u64) -> u32 {
 /// A task: doubles its argument.
 pub fn double(x: u64) -> u64 {
     x * 2
+}
+
+/// A task: waits until the file at `gate` exists or its directory is gone (at most a
+/// minute), then returns the worker's pid. It holds a worker busy for as long as the test
+/// wants, in any process.
+pub fn wait_for_file(gate: PathBuf) -> u32 {
+    let directory = gate
+        .parent()
+        .expect("the gate is in a directory")
+        .to_owned();
+    let opened = wait_until(Duration::from_secs(60), || {
+        gate.exists() || !directory.exists()
+    });
+    assert!(opened, "the gate {} never opened", gate.display());
+    std::process::id()
+}
+
+/// A file whose existence releases the [`wait_for_file`] tasks waiting on it; it opens when
+/// dropped at the latest, so a failing test leaves no task waiting.
+pub struct FileGate {
+    /// The directory the file goes in, removed on drop.
+    directory: tempfile::TempDir,
+}
+
+impl FileGate {
+    /// A closed gate.
+    pub fn new() -> FileGate {
+        let directory = tempfile::tempdir().expect("a temporary directory");
+        FileGate { directory }
+    }
+
+    /// The file the tasks wait for.
+    pub fn path(&self) -> PathBuf {
+        self.directory.path().join("open")
+    }
+
+    /// Releases the waiting tasks.
+    pub fn open(&self) {
+        std::fs::write(self.path(), b"").expect("the gate file is writable");
+    }
+}
+
+impl Drop for FileGate {
+    fn drop(&mut self) {
+        self.open();
+    }
 }
 
 /// Serializes the tests of one binary that count this process's descriptors or children.
