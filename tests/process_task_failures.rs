@@ -15,7 +15,10 @@ use serde::de::Error as _;
 use serde::ser::Error as _;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use support::{double, exists, send_signal, sleep_then_pid, wait_until, worker_pid};
+use support::{
+    Rerun, child_role, double, exists, process, report, send_signal, sleep_then_pid, wait_until,
+    worker_pid,
+};
 
 /// A task that panics with a message naming its argument.
 fn panics(x: u32) -> u32 {
@@ -164,6 +167,42 @@ fn overrunning_task_times_out_and_its_worker_is_killed() {
         .result()
         .expect("a later task runs");
     assert_ne!(second, first);
+}
+
+/// The child's side: the fork server dies under a running task.
+fn server_killed_child() {
+    let (pool, first) = one_worker();
+    let server = process(first).expect("a running worker").ppid;
+    let sleeping = pool.submit(sleep_then_pid, 20_000);
+    assert!(wait_until(Duration::from_secs(5), || sleeping.running()));
+
+    send_signal(server, libc::SIGKILL);
+    match sleeping.result() {
+        Err(TaskError::WorkerDied { pid, .. }) => assert_eq!(pid, first),
+        other => panic!("expected the worker's death, got {other:?}"),
+    }
+    let second = pool
+        .submit(worker_pid, ())
+        .result()
+        .expect("a later task runs");
+    let new_server = process(second).expect("a running worker").ppid;
+    assert_ne!(new_server, server, "a new fork server started");
+    let reaped = wait_until(Duration::from_secs(5), || !exists(server));
+    assert!(reaped, "the dead fork server was reaped");
+    report("served on");
+}
+
+/// The fork server is shared by every pool of a program, so it is killed in a child
+/// program, where no other test uses it.
+#[test]
+fn killed_fork_server_fails_running_tasks_and_is_replaced() {
+    if child_role().is_some() {
+        return server_killed_child();
+    }
+    let test = "killed_fork_server_fails_running_tasks_and_is_replaced";
+    let finished = Rerun::start(test, "server", &[]).finish(Duration::from_secs(30));
+    finished.assert_success();
+    assert_eq!(finished.reports(), ["served on"]);
 }
 
 /// A value whose serialization always fails.
