@@ -20,7 +20,7 @@ use std::task::{Context, Poll, Wake, Waker};
 use std::thread::{self, Thread};
 use std::time::{Duration, Instant};
 
-use poolscope::{Handle, Map, ThreadPool};
+use poolscope::{Handle, Map, ProcessPool, ThreadPool};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use tempfile::TempDir;
@@ -83,6 +83,38 @@ impl TestPool for ThreadPool {
 
     fn max_workers(&self) -> usize {
         ThreadPool::max_workers(self)
+    }
+}
+
+impl TestPool for ProcessPool {
+    fn submit_fn<A, R>(&self, function: fn(A) -> R, argument: A) -> Handle<R>
+    where
+        A: Serialize + DeserializeOwned + Send + 'static,
+        R: Serialize + DeserializeOwned + Send + 'static,
+    {
+        self.submit(function, argument)
+    }
+
+    fn map_fn<'a, A, R, I>(&'a self, function: fn(A) -> R, items: I) -> Map<'a, R>
+    where
+        A: Serialize + DeserializeOwned + Send + 'static,
+        R: Serialize + DeserializeOwned + Send + 'static,
+        I: IntoIterator<Item = A>,
+        I::IntoIter: 'a,
+    {
+        self.map(function, items)
+    }
+
+    fn shutdown(&self, wait: bool) {
+        ProcessPool::shutdown(self, wait);
+    }
+
+    fn shutdown_cancel(&self, wait: bool) {
+        ProcessPool::shutdown_cancel(self, wait);
+    }
+
+    fn max_workers(&self) -> usize {
+        ProcessPool::max_workers(self)
     }
 }
 
