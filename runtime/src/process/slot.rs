@@ -28,8 +28,11 @@ use crate::process::frame::{self, FrameReader, send_all};
 use crate::process::launch::{Reaper, parse_pid, start_process};
 use crate::process::{Inner, Message};
 
-/// The fewest and most tasks sent ahead to one worker.
-const WINDOW: (usize, usize) = (2, 64);
+/// The fewest and most tasks in flight to one worker, the running one included.
+///
+/// A new worker starts at the fewest: nothing waits behind its first tasks until their
+/// times show they are short enough for a backlog to pay.
+const WINDOW: (usize, usize) = (1, 64);
 /// How much work to keep queued in a worker, measured in its recent time per task.
 const WINDOW_TARGET: Duration = Duration::from_millis(2);
 /// Consecutive failed starts after which the pool is declared broken.
