@@ -174,3 +174,27 @@ fn failing_initializer_fails_every_task_without_respawning() {
         "{starts} worker starts for {workers} workers"
     );
 }
+
+/// An initializer that never returns.
+fn endless_initializer() {
+    std::thread::sleep(Duration::from_secs(3600));
+}
+
+#[test]
+fn an_initializer_that_overruns_the_task_timeout_fails_every_task() {
+    let pool = ProcessPool::builder()
+        .workers(2)
+        .initializer(endless_initializer)
+        .task_timeout(Duration::from_millis(300))
+        .build()
+        .unwrap();
+    for x in 0..3 {
+        match pool.submit(double, x).result() {
+            Err(TaskError::InitializerFailed(message)) => {
+                assert!(message.contains("task timeout"), "{message}");
+            }
+            other => panic!("expected the initializer's overrun, got {other:?}"),
+        }
+    }
+    pool.shutdown(true);
+}
