@@ -5,7 +5,7 @@
 //! the right value or `WorkerDied`; no task may complete twice; the pool must end with all
 //! its workers alive.
 
-mod campaign;
+mod support;
 
 use std::collections::HashMap;
 use std::fs::OpenOptions;
@@ -20,7 +20,7 @@ use nix::unistd::Pid;
 use poolscope::{ExitCause, ProcessPool, TaskError};
 use serde::{Deserialize, Serialize};
 
-use campaign::{eventually, scaled, spin};
+use support::{scaled, spin, wait_until};
 
 /// A task: its number, and the file where it records that it completed.
 #[derive(Serialize, Deserialize)]
@@ -129,7 +129,7 @@ fn every_task_settles_once_while_workers_are_killed() {
 
     // The pool replaced every worker it lost.
     assert!(
-        eventually(Duration::from_secs(5), || pool.worker_pids().len() == 4),
+        wait_until(Duration::from_secs(5), || pool.worker_pids().len() == 4),
         "the pool has {} workers, not 4",
         pool.worker_pids().len()
     );

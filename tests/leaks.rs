@@ -1,13 +1,13 @@
 //! Leaks: creating and shutting down pools over and over, and running many tasks, leaves the
 //! descriptor count, the child processes and the memory where they started.
 
-mod campaign;
+mod support;
 
 use std::collections::BTreeSet;
 
 use poolscope::{ProcessPool, StartMethod, ThreadPool};
 
-use campaign::{children_of, open_descriptors, resident_bytes, scaled};
+use support::{children_of, open_descriptors, resident_bytes, scaled};
 
 /// How much resident memory may grow over the whole test, in bytes: allocator caches and
 /// lazily mapped pages, not a per-cycle leak, which would show as megabytes.
@@ -18,11 +18,12 @@ fn double(x: u64) -> u64 {
     x * 2
 }
 
-/// The child processes of this process, except the long-lived fork server.
-fn pool_children(server: &BTreeSet<u32>) -> BTreeSet<u32> {
-    let mut children = children_of(std::process::id());
-    children.retain(|pid| !server.contains(pid));
-    children
+/// The pids of this process's children, zombies included.
+fn children() -> BTreeSet<u32> {
+    children_of(std::process::id())
+        .iter()
+        .map(|info| info.pid)
+        .collect()
 }
 
 /// One create, use and shut-down cycle of each pool kind and start method.
@@ -48,7 +49,7 @@ fn cycle(round: u64) {
 fn pools_and_tasks_leave_nothing_behind() {
     // Warm up: the fork server and the launcher thread live as long as the program.
     cycle(0);
-    let server = children_of(std::process::id());
+    let server = children();
     assert_eq!(
         server.len(),
         1,
@@ -70,11 +71,7 @@ fn pools_and_tasks_leave_nothing_behind() {
     drop(pool);
 
     assert_eq!(open_descriptors(), descriptors, "descriptors leaked");
-    assert_eq!(
-        pool_children(&server),
-        BTreeSet::new(),
-        "processes left behind"
-    );
+    assert_eq!(children(), server, "processes left behind");
     let grown = resident_bytes().saturating_sub(memory);
     eprintln!(
         "leaks: {} pools, {tasks} tasks; memory grew by {grown} bytes",

@@ -5,7 +5,7 @@
 //! queue. The bound asserted here is a generous guard against a leak or a blow-up; the
 //! figure to compare with the 200-byte target comes from the benchmarks.
 
-mod campaign;
+mod support;
 
 use std::path::PathBuf;
 use std::sync::{Arc, Barrier};
@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use poolscope::{ProcessPool, ThreadPool};
 
-use campaign::{eventually, resident_bytes, scaled};
+use support::{resident_bytes, scaled, wait_until};
 
 /// The most memory a queued tiny task may hold, in bytes, handle included.
 const GUARD_BYTES_PER_TASK: usize = 1024;
@@ -25,7 +25,7 @@ fn increment(x: u64) -> u64 {
 
 /// Waits until the file `release` exists, then returns 0.
 fn wait_for_file(release: PathBuf) -> u64 {
-    let released = eventually(Duration::from_secs(120), || release.exists());
+    let released = wait_until(Duration::from_secs(120), || release.exists());
     assert!(released, "the release file never appeared");
     0
 }

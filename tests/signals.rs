@@ -4,7 +4,7 @@
 //! that keeps a process pool busy and prints the pids of its pool's processes, then kills
 //! it and watches `/proc` for any of them left behind.
 
-mod campaign;
+mod support;
 
 use std::io::{BufRead, BufReader};
 use std::os::unix::process::CommandExt;
@@ -15,7 +15,7 @@ use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 use poolscope::{ProcessPool, StartMethod};
 
-use campaign::{children_of, eventually, is_gone, processes_in_group, scaled, spin};
+use support::{children_of, is_gone, processes, scaled, spin, wait_until};
 
 /// Names the child program a re-run of this binary should be.
 const CHILD: &str = "POOLSCOPE_CHILD";
@@ -52,7 +52,7 @@ fn run_busy_pool(start: StartMethod, long: bool) -> ! {
         .collect();
     let me = std::process::id();
     let mut pids: Vec<u32> = pool.worker_pids();
-    pids.extend(children_of(me));
+    pids.extend(children_of(me).iter().map(|info| info.pid));
     let listed: Vec<String> = pids.iter().map(u32::to_string).collect();
     println!("pids {}", listed.join(" "));
     queued.into_iter().for_each(|handle| drop(handle.result()));
@@ -117,7 +117,7 @@ fn killing_a_busy_parent_leaves_no_pool_process() {
 
             kill(Pid::from_raw(child.id() as i32), Signal::SIGKILL).unwrap();
             child.wait().unwrap();
-            let all_gone = eventually(Duration::from_secs(1), || pids.iter().all(|&p| is_gone(p)));
+            let all_gone = wait_until(Duration::from_secs(1), || pids.iter().all(|&p| is_gone(p)));
             let left: Vec<_> = pids.iter().filter(|&&p| !is_gone(p)).collect();
             assert!(
                 all_gone,
@@ -142,13 +142,8 @@ fn ctrl_c_ends_the_program_and_its_pool() {
         kill(Pid::from_raw(-(group as i32)), Signal::SIGINT).unwrap();
         let status = child.wait().unwrap();
         assert!(!status.success(), "{start:?}: the child ignored Ctrl-C");
-        let emptied = eventually(Duration::from_secs(1), || {
-            processes_in_group(group).into_iter().all(is_gone)
-        });
-        assert!(
-            emptied,
-            "{start:?}: left in the group: {:?}",
-            processes_in_group(group)
-        );
+        let in_group = || processes(|info| info.group == group && !info.is_zombie());
+        let emptied = wait_until(Duration::from_secs(1), || in_group().is_empty());
+        assert!(emptied, "{start:?}: left in the group: {:?}", in_group());
     }
 }

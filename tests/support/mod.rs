@@ -102,6 +102,8 @@ pub struct ProcessInfo {
     pub state: char,
     /// Its parent's pid.
     pub ppid: u32,
+    /// Its process group.
+    pub group: u32,
 }
 
 impl ProcessInfo {
@@ -119,26 +121,73 @@ pub fn process(pid: u32) -> Option<ProcessInfo> {
     let mut fields = after_name.split_whitespace();
     let state = fields.next()?.chars().next()?;
     let ppid = fields.next()?.parse().ok()?;
-    Some(ProcessInfo { pid, state, ppid })
+    let group = fields.next()?.parse().ok()?;
+    Some(ProcessInfo {
+        pid,
+        state,
+        ppid,
+        group,
+    })
+}
+
+/// Every process for which `select` holds, zombies included, by pid.
+pub fn processes(select: impl Fn(&ProcessInfo) -> bool) -> Vec<ProcessInfo> {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    let mut found: Vec<ProcessInfo> = entries
+        .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse().ok())
+        .filter_map(process)
+        .filter(|info| select(info))
+        .collect();
+    found.sort_by_key(|info| info.pid);
+    found
 }
 
 /// Every process whose parent is `parent`, zombies included.
 pub fn children_of(parent: u32) -> Vec<ProcessInfo> {
-    let Ok(entries) = std::fs::read_dir("/proc") else {
-        return Vec::new();
-    };
-    let mut children: Vec<ProcessInfo> = entries
-        .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse().ok())
-        .filter_map(process)
-        .filter(|info| info.ppid == parent)
-        .collect();
-    children.sort_by_key(|info| info.pid);
-    children
+    processes(|info| info.ppid == parent)
 }
 
 /// Whether a process with this pid still has a `/proc` entry.
 pub fn exists(pid: u32) -> bool {
     process(pid).is_some()
+}
+
+/// Whether `pid` is gone: no such process, or a zombie that only waits to be reaped.
+pub fn is_gone(pid: u32) -> bool {
+    process(pid).is_none_or(|info| info.is_zombie())
+}
+
+/// How many times larger than in CI the fault and load campaign runs: the whole number in
+/// `POOLSCOPE_SOAK`, or 1.
+pub fn soak() -> usize {
+    std::env::var("POOLSCOPE_SOAK")
+        .ok()
+        .and_then(|value| value.parse().ok())
+        .filter(|&factor| factor >= 1)
+        .unwrap_or(1)
+}
+
+/// `size` scaled by [`soak`].
+pub fn scaled(size: usize) -> usize {
+    size * soak()
+}
+
+/// This process's resident memory, in bytes.
+pub fn resident_bytes() -> usize {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let line = status.lines().find(|line| line.starts_with("VmRSS:"));
+    let kib = line.and_then(|line| line.split_whitespace().nth(1)?.parse::<usize>().ok());
+    kib.unwrap_or(0) * 1024
+}
+
+/// Spins for about `micros` microseconds, so that a task takes time without sleeping.
+pub fn spin(micros: u64) {
+    let until = Instant::now() + Duration::from_micros(micros);
+    while Instant::now() < until {
+        std::hint::spin_loop();
+    }
 }
 
 /// How many descriptors this process has open (the directory listing's own included, which
