@@ -10,6 +10,8 @@
 //! the `#[pool]` and `pool_scope!` macros.
 
 mod bounds;
+#[cfg(test)]
+mod counting_alloc;
 mod error;
 mod gate;
 mod handle;

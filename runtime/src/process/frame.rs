@@ -103,15 +103,21 @@ impl<R: Read> FrameReader<R> {
     }
 
     /// Buffers at least `wanted` unconsumed bytes; `false` on end of stream before any byte.
+    ///
+    /// The buffer grows with the bytes that arrive, not with the length a prefix announces,
+    /// so a peer that announces a large frame and sends little makes it allocate little.
     fn fill(&mut self, wanted: usize) -> io::Result<bool> {
         if self.end - self.start >= wanted {
             return Ok(true);
         }
-        self.make_room(wanted);
-        while self.end - self.start < wanted {
+        self.compact();
+        while self.end < wanted {
+            if self.end == self.buffer.len() {
+                self.grow(wanted);
+            }
             let read = self.source.read(&mut self.buffer[self.end..])?;
             if read == 0 {
-                return match self.end - self.start {
+                return match self.end {
                     0 => Ok(false),
                     _ => Err(io::ErrorKind::UnexpectedEof.into()),
                 };
@@ -121,22 +127,24 @@ impl<R: Read> FrameReader<R> {
         Ok(true)
     }
 
-    /// Moves unconsumed bytes to the front and grows the buffer to hold `wanted` of them.
-    fn make_room(&mut self, wanted: usize) {
+    /// Moves the unconsumed bytes to the front; gives back a large buffer once it is empty.
+    fn compact(&mut self) {
         self.buffer.copy_within(self.start..self.end, 0);
         self.end -= self.start;
         self.start = 0;
-        let size = wanted.max(READ_CHUNK);
-        if self.buffer.len() < size {
-            // A fresh zeroed allocation costs nothing per byte, unlike `resize`, which writes
-            // every byte (slowly, in unoptimized builds).
-            let mut grown = vec![0; size];
-            grown[..self.end].copy_from_slice(&self.buffer[..self.end]);
-            self.buffer = grown;
-        } else if self.end == 0 && self.buffer.len() > 4 * READ_CHUNK {
-            // Give a large buffer back once the large frame that needed it is consumed.
+        if self.end == 0 && self.buffer.len() > 4 * READ_CHUNK {
             self.buffer = vec![0; READ_CHUNK];
         }
+    }
+
+    /// Doubles the full buffer, up to `wanted` bytes.
+    fn grow(&mut self, wanted: usize) {
+        let size = wanted.min(self.buffer.len() * 2).max(READ_CHUNK);
+        // A fresh zeroed allocation costs nothing per byte, unlike `resize`, which writes
+        // every byte (slowly, in unoptimized builds).
+        let mut grown = vec![0; size];
+        grown[..self.end].copy_from_slice(&self.buffer[..self.end]);
+        self.buffer = grown;
     }
 }
 

@@ -5,6 +5,8 @@ mod boot;
 mod call;
 mod chunks;
 mod frame;
+#[cfg(test)]
+mod hostile;
 mod launch;
 mod server;
 mod slot;
