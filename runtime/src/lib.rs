@@ -39,3 +39,17 @@ pub mod __private {
     pub use crate::scope::{BuildPool, PoolSlot, Scope, ScopedPool};
     pub use serde;
 }
+
+/// Entry points for the fuzz targets in `fuzz/`; not part of the API.
+#[doc(hidden)]
+pub mod __fuzz {
+    /// Reads every frame of `bytes` as a worker's stream, returning the frames' kinds and
+    /// bodies or the first error.
+    ///
+    /// # Errors
+    ///
+    /// What the frame reader reports for malformed, truncated or oversized frames.
+    pub fn read_frames(bytes: &[u8]) -> std::io::Result<Vec<(u8, Vec<u8>)>> {
+        crate::process::read_frames(bytes)
+    }
+}

@@ -9,6 +9,7 @@ use serde::de::DeserializeOwned;
 
 use crate::counting_alloc::allocated_by;
 use crate::process::frame::{FrameReader, MAX_FRAME, encode};
+use crate::process::read_frames as read_all;
 
 /// What a frame reader may allocate beyond four times the bytes it was given (a buffer that
 /// doubles as bytes arrive allocates, in all, up to four times what it holds).
@@ -33,16 +34,6 @@ impl Read for Trickle {
         self.bytes.drain(..count);
         Ok(count)
     }
-}
-
-/// Reads every frame of `stream`, returning them or the first error.
-fn read_all(stream: impl Read) -> io::Result<Vec<(u8, Vec<u8>)>> {
-    let mut reader = FrameReader::new(stream);
-    let mut frames = Vec::new();
-    while let Some((kind, body)) = reader.next_frame()? {
-        frames.push((kind, body.to_vec()));
-    }
-    Ok(frames)
 }
 
 /// Encodes `frames` back to back.

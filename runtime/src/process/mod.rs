@@ -505,6 +505,16 @@ where
     }
 }
 
+/// Reads every frame of `stream`; for the fuzz targets and the hostile-input tests.
+pub(crate) fn read_frames(stream: impl std::io::Read) -> std::io::Result<Vec<(u8, Vec<u8>)>> {
+    let mut reader = frame::FrameReader::new(stream);
+    let mut frames = Vec::new();
+    while let Some((kind, body)) = reader.next_frame()? {
+        frames.push((kind, body.to_vec()));
+    }
+    Ok(frames)
+}
+
 /// The error for an argument that cannot be serialized.
 fn encode_error(error: &postcard::Error) -> TaskError {
     TaskError::Codec(format!("could not encode the argument: {error}"))
