@@ -15,6 +15,8 @@ pub struct Options {
     pub out: Option<PathBuf>,
     /// Whether `--quick` was given.
     pub quick: bool,
+    /// Runs only the systems whose name contains this, for profiling one of them.
+    pub system: Option<String>,
 }
 
 /// How big each workload is.
@@ -39,6 +41,7 @@ medians and ratios poolscope/peer. With no WORKLOAD, runs them all.
   --quick      small sizes and 1 round, to check that everything runs
   --out PATH   also write the table to PATH (default: bench/RESULTS.md for a full run of
                every workload; nothing otherwise)
+  --system S   run only the systems whose name contains S (to profile one; no ratios)
   --list       print the workload names and exit";
 
 impl Sizes {
@@ -82,6 +85,7 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, String> 
     let mut quick = false;
     let mut out = None;
     let mut only = Vec::new();
+    let mut system = None;
     let mut args = args.into_iter();
     while let Some(arg) = args.next() {
         match arg.as_str() {
@@ -89,6 +93,7 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, String> 
             "--list" => return Ok(Command::List),
             "--quick" => quick = true,
             "--rounds" => rounds = Some(parse_rounds(args.next())?),
+            "--system" => system = Some(args.next().ok_or("--system needs a name")?),
             "--out" => out = Some(PathBuf::from(args.next().ok_or("--out needs a path")?)),
             flag if flag.starts_with('-') => return Err(format!("unknown flag `{flag}`")),
             _ => only.push(arg),
@@ -100,6 +105,7 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, String> 
         only,
         out,
         quick,
+        system,
     }))
 }
 

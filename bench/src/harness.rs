@@ -51,6 +51,8 @@ pub struct Workload {
     pub unit: Unit,
     /// poolscope first, then its peers.
     pub systems: Vec<System>,
+    /// Whether the first system is poolscope, so that ratios to it mean something.
+    pub compared: bool,
 }
 
 /// Every figure of one workload: `figures[system][round]` is one run's figures or its error.

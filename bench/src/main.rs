@@ -78,6 +78,7 @@ fn run(options: &Options) -> ExitCode {
         .filter(|workload| {
             options.only.is_empty() || options.only.iter().any(|n| n == workload.name)
         })
+        .map(|workload| keep_systems(workload, options.system.as_deref()))
         .collect();
 
     let measured = harness::run_rounds(selected, options.rounds);
@@ -85,6 +86,16 @@ fn run(options: &Options) -> ExitCode {
     let text = report::markdown(&measured, options.rounds, &command);
     println!("{}", report::table(&measured));
     write_report(options, &text)
+}
+
+/// `workload` with only the systems whose name contains `system`, when given.
+fn keep_systems(mut workload: Workload, system: Option<&str>) -> Workload {
+    if let Some(system) = system {
+        workload
+            .systems
+            .retain(|candidate| candidate.name.contains(system));
+    }
+    workload
 }
 
 /// The command line as a user would retype it.
@@ -100,8 +111,8 @@ fn command_line() -> String {
 
 /// Writes the report where `--out` says, or to `bench/RESULTS.md` after a full run of all.
 fn write_report(options: &Options, text: &str) -> ExitCode {
-    let default = (!options.quick && options.only.is_empty())
-        .then(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("RESULTS.md"));
+    let full = !options.quick && options.only.is_empty() && options.system.is_none();
+    let default = full.then(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("RESULTS.md"));
     let Some(path) = options.out.clone().or(default) else {
         return ExitCode::SUCCESS;
     };

@@ -36,6 +36,7 @@ pub fn memory_thread(sizes: &Sizes) -> Workload {
             probe_system("rayon ThreadPool", "rayon", n),
             probe_system("threadpool", "threadpool", n),
         ],
+        compared: true,
     }
 }
 

@@ -75,7 +75,9 @@ fn rows(entry: &Measured) -> Vec<Row> {
         };
         for (index, system) in workload.systems.iter().enumerate() {
             let values = figures(entry, index, metric);
-            let ratio = (index > 0).then(|| ratio(entry, index, metric)).flatten();
+            let ratio = (index > 0 && workload.compared)
+                .then(|| ratio(entry, index, metric))
+                .flatten();
             let target = if metric == 0 { system.target } else { None };
             rows.push(Row {
                 workload: label.clone(),

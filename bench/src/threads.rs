@@ -35,6 +35,7 @@ pub fn tiny_thread(sizes: &Sizes) -> Workload {
             )
             .with_target(Target::RatioAtLeast(100.0)),
         ],
+        compared: true,
     }
 }
 
@@ -55,6 +56,7 @@ pub fn latency_thread(sizes: &Sizes) -> Workload {
                 vec![samples.to_string()],
             ),
         ],
+        compared: true,
     }
 }
 
