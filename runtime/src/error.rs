@@ -51,14 +51,23 @@ impl fmt::Display for TaskError {
             TaskError::Panicked(message) => write!(f, "task panicked: {message}"),
             TaskError::Cancelled => f.write_str("task was cancelled before it started"),
             TaskError::TimedOut(limit) => {
-                write!(f, "task ran longer than its {limit:?} timeout and was killed")
+                write!(
+                    f,
+                    "task ran longer than its {limit:?} timeout and was killed"
+                )
             }
             TaskError::WorkerDied { pid, cause } => {
-                write!(f, "worker process {pid} died while running the task: {cause}")
+                write!(
+                    f,
+                    "worker process {pid} died while running the task: {cause}"
+                )
             }
             TaskError::Shutdown => f.write_str("task was submitted after the pool shut down"),
             TaskError::InitializerFailed(message) => {
-                write!(f, "pool initializer failed, no worker can run tasks: {message}")
+                write!(
+                    f,
+                    "pool initializer failed, no worker can run tasks: {message}"
+                )
             }
             TaskError::Codec(message) => {
                 write!(f, "task data could not be encoded or decoded: {message}")

@@ -123,7 +123,12 @@ pub(crate) fn pair<T>() -> (Handle<T>, Promise<T>) {
     let handle = Handle {
         shared: Arc::clone(&shared),
     };
-    (handle, Promise { shared: Some(shared) })
+    (
+        handle,
+        Promise {
+            shared: Some(shared),
+        },
+    )
 }
 
 impl<T> Handle<T> {
@@ -253,7 +258,10 @@ impl<T> Handle<T> {
 
     /// Whether the task finished with an error; `false` while it is not done or if cancelled.
     pub(crate) fn failed_already(&self) -> bool {
-        self.phase() == Phase::Finished && lock(&self.shared.outcome).as_ref().is_some_and(Result::is_err)
+        self.phase() == Phase::Finished
+            && lock(&self.shared.outcome)
+                .as_ref()
+                .is_some_and(Result::is_err)
     }
 
     /// Asks for `signal` to be told `index` once the task is done (at once if it is).
@@ -316,14 +324,6 @@ impl<T> Promise<T> {
         } else {
             false
         }
-    }
-
-    /// Whether the caller cancelled the task.
-    pub(crate) fn is_cancelled(&self) -> bool {
-        let Some(shared) = &self.shared else {
-            return false;
-        };
-        lock(&shared.state).phase == Phase::Cancelled
     }
 
     /// Settles the task with `outcome`, unless it was already settled (cancelled).

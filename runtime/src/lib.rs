@@ -10,13 +10,16 @@
 //! the `#[pool]` and `pool_scope!` macros.
 
 mod error;
+mod gate;
 mod handle;
 mod map;
+mod process;
 mod thread;
 mod wait;
 
 pub use error::{BuildError, ExitCause, TaskError};
 pub use handle::{Handle, Outcome};
 pub use map::Map;
+pub use process::{ChunkedMap, ProcessPool, ProcessPoolBuilder, StartMethod};
 pub use thread::{Builder as ThreadPoolBuilder, ThreadPool};
 pub use wait::{AsCompleted, WaitFor, Waited, as_completed, wait};

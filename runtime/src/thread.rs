@@ -10,6 +10,7 @@ use std::thread::JoinHandle;
 use crossbeam_channel::{Receiver, Sender};
 
 use crate::error::{BuildError, TaskError, panic_message};
+use crate::gate::Gate;
 use crate::handle::{Handle, Promise, pair};
 use crate::map::Map;
 
@@ -20,11 +21,6 @@ thread_local! {
     /// The number of the pool this thread works for, or `usize::MAX` outside any pool.
     static CURRENT_POOL: Cell<usize> = const { Cell::new(usize::MAX) };
 }
-
-/// The gate's bit that says the pool takes no more tasks; the rest counts submits under way.
-const CLOSED: usize = 1;
-/// What one submit under way adds to the gate.
-const ENTERED: usize = 2;
 
 /// A pool of threads that run submitted closures: Python's `ThreadPoolExecutor`.
 ///
@@ -101,8 +97,8 @@ struct Inner {
     sender: Sender<Message>,
     /// The queue's exit, shared by all workers.
     receiver: Receiver<Message>,
-    /// [`CLOSED`] once shut down, plus [`ENTERED`] for each submit under way.
-    gate: AtomicUsize,
+    /// Closed by shutdown.
+    gate: Gate,
     /// How many threads were started.
     started: AtomicUsize,
     /// Idle threads not yet claimed by a submit; counted only while the pool can still grow.
@@ -234,9 +230,12 @@ impl Drop for ThreadPool {
 impl std::fmt::Debug for ThreadPool {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ThreadPool")
-            .field("name", &format_args!("{}-{}", self.inner.name_prefix, self.inner.number))
+            .field(
+                "name",
+                &format_args!("{}-{}", self.inner.name_prefix, self.inner.number),
+            )
             .field("max_workers", &self.inner.max_workers)
-            .field("closed", &(self.inner.gate.load(Ordering::Relaxed) & CLOSED != 0))
+            .field("closed", &self.inner.gate.is_closed())
             .finish()
     }
 }
@@ -282,7 +281,7 @@ impl Builder {
             initializer: self.initializer,
             sender,
             receiver,
-            gate: AtomicUsize::new(0),
+            gate: Gate::default(),
             started: AtomicUsize::new(0),
             idle: AtomicUsize::new(0),
             workers: Mutex::new(Workers::default()),
@@ -330,15 +329,14 @@ impl Inner {
         if let Some(message) = self.broken.get() {
             return job.abandon(TaskError::InitializerFailed(message.clone()));
         }
-        if self.gate.fetch_add(ENTERED, Ordering::Acquire) & CLOSED != 0 {
-            self.gate.fetch_sub(ENTERED, Ordering::Release);
-            return job.abandon(TaskError::Shutdown);
+        let queued = self.gate.pass(job, |job| {
+            // The receiver lives in `self`, so the queue cannot be disconnected here.
+            let _ = self.sender.send(Message::Run(job));
+            self.add_worker_if_needed();
+        });
+        if let Err(job) = queued {
+            job.abandon(TaskError::Shutdown);
         }
-
-        // The receiver lives in `self`, so the queue cannot be disconnected here.
-        let _ = self.sender.send(Message::Run(job));
-        self.add_worker_if_needed();
-        self.gate.fetch_sub(ENTERED, Ordering::Release);
     }
 
     /// Starts a thread unless an idle one can take the task just queued, or the pool is full.
@@ -417,12 +415,7 @@ impl Inner {
 
     /// Closes the entrance once; with `cancel`, cancels every queued task not yet started.
     fn close(&self, cancel: bool) {
-        let first = self.gate.fetch_or(CLOSED, Ordering::AcqRel) & CLOSED == 0;
-
-        // Let submits under way finish queueing, so the stop messages come after every task.
-        while self.gate.load(Ordering::Acquire) != CLOSED {
-            std::thread::yield_now();
-        }
+        let first = self.gate.close();
         if cancel {
             self.cancel_queued();
         }

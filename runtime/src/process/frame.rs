@@ -1,0 +1,196 @@
+//! Length-prefixed frames on a worker's stream.
+//!
+//! A frame is an 8-byte little-endian length, then that many bytes: one kind byte and the
+//! body. Lengths above [`MAX_FRAME`] are refused before anything is allocated, so a corrupt
+//! or hostile prefix costs nothing.
+
+use std::io::{self, Read};
+use std::os::fd::{AsFd, AsRawFd};
+
+use nix::errno::Errno;
+use nix::sys::socket::{MsgFlags, send};
+
+/// The largest frame accepted: 1 GiB, far above any sensible task argument or result.
+pub(crate) const MAX_FRAME: u64 = 1 << 30;
+
+/// The bytes before a frame's body: its length.
+const PREFIX: usize = 8;
+
+/// How many bytes a read asks for at least, so that small frames arrive in batches.
+const READ_CHUNK: usize = 64 * 1024;
+
+/// Appends one frame of `kind` to `out`; `body` writes the body.
+pub(crate) fn encode(out: &mut Vec<u8>, kind: u8, body: impl FnOnce(&mut Vec<u8>)) {
+    let start = begin(out);
+    body(out);
+    finish(out, start, kind);
+}
+
+/// Starts a frame in `out` whose kind is not known yet; returns where it starts.
+pub(crate) fn begin(out: &mut Vec<u8>) -> usize {
+    let start = out.len();
+    out.extend_from_slice(&[0; PREFIX + 1]);
+    start
+}
+
+/// Completes the frame begun at `start` with `kind`, its body being the bytes after it.
+pub(crate) fn finish(out: &mut [u8], start: usize, kind: u8) {
+    let length = (out.len() - start - PREFIX) as u64;
+    out[start..start + PREFIX].copy_from_slice(&length.to_le_bytes());
+    out[start + PREFIX] = kind;
+}
+
+/// Reads frames from a stream through one reusable buffer.
+pub(crate) struct FrameReader<R> {
+    /// Where the bytes come from.
+    source: R,
+    /// Bytes read and not yet consumed live in `buffer[start..end]`.
+    buffer: Vec<u8>,
+    /// The first unconsumed byte.
+    start: usize,
+    /// One past the last byte read.
+    end: usize,
+}
+
+impl<R: Read> FrameReader<R> {
+    /// A reader with an empty buffer.
+    pub(crate) fn new(source: R) -> Self {
+        FrameReader {
+            source,
+            buffer: vec![0; READ_CHUNK],
+            start: 0,
+            end: 0,
+        }
+    }
+
+    /// The stream itself, to set timeouts on it.
+    pub(crate) fn source(&self) -> &R {
+        &self.source
+    }
+
+    /// The next frame as `(kind, body)`, reading as needed; `None` at a clean end of stream.
+    ///
+    /// # Errors
+    ///
+    /// Read errors (a timeout among them), a stream that ends inside a frame, and a length
+    /// prefix that is zero or above [`MAX_FRAME`].
+    pub(crate) fn next_frame(&mut self) -> io::Result<Option<(u8, &[u8])>> {
+        if !self.fill(PREFIX)? {
+            return Ok(None);
+        }
+        let length = self.peek_length()?;
+        if !self.fill(PREFIX + length)? {
+            return Err(io::ErrorKind::UnexpectedEof.into());
+        }
+        let frame = self.start + PREFIX;
+        self.start = frame + length;
+        Ok(Some((
+            self.buffer[frame],
+            &self.buffer[frame + 1..self.start],
+        )))
+    }
+
+    /// The body length announced by the buffered prefix, checked against [`MAX_FRAME`].
+    fn peek_length(&self) -> io::Result<usize> {
+        let mut prefix = [0; PREFIX];
+        prefix.copy_from_slice(&self.buffer[self.start..self.start + PREFIX]);
+        let length = u64::from_le_bytes(prefix);
+        if length == 0 || length > MAX_FRAME {
+            let message = format!("frame length {length} is outside 1..={MAX_FRAME}");
+            return Err(io::Error::new(io::ErrorKind::InvalidData, message));
+        }
+        Ok(length as usize)
+    }
+
+    /// Buffers at least `wanted` unconsumed bytes; `false` on end of stream before any byte.
+    fn fill(&mut self, wanted: usize) -> io::Result<bool> {
+        if self.end - self.start >= wanted {
+            return Ok(true);
+        }
+        self.make_room(wanted);
+        while self.end - self.start < wanted {
+            let read = self.source.read(&mut self.buffer[self.end..])?;
+            if read == 0 {
+                return match self.end - self.start {
+                    0 => Ok(false),
+                    _ => Err(io::ErrorKind::UnexpectedEof.into()),
+                };
+            }
+            self.end += read;
+        }
+        Ok(true)
+    }
+
+    /// Moves unconsumed bytes to the front and grows the buffer to hold `wanted` of them.
+    fn make_room(&mut self, wanted: usize) {
+        self.buffer.copy_within(self.start..self.end, 0);
+        self.end -= self.start;
+        self.start = 0;
+        let size = wanted.max(READ_CHUNK);
+        if self.buffer.len() < size {
+            self.buffer.resize(size, 0);
+        } else if self.end == 0 && self.buffer.len() > 4 * READ_CHUNK {
+            // Give a large buffer back once the large frame that needed it is consumed.
+            self.buffer = vec![0; READ_CHUNK];
+        }
+    }
+}
+
+/// Writes all of `bytes` to a socket, without raising `SIGPIPE` if the peer is gone.
+pub(crate) fn send_all(socket: &impl AsFd, mut bytes: &[u8]) -> io::Result<()> {
+    while !bytes.is_empty() {
+        match send(socket.as_fd().as_raw_fd(), bytes, MsgFlags::MSG_NOSIGNAL) {
+            Ok(sent) => bytes = &bytes[sent..],
+            Err(Errno::EINTR) => continue,
+            Err(errno) => return Err(errno.into()),
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn frames(bytes: &[u8]) -> io::Result<Vec<(u8, Vec<u8>)>> {
+        let mut reader = FrameReader::new(bytes);
+        let mut out = Vec::new();
+        while let Some((kind, body)) = reader.next_frame()? {
+            out.push((kind, body.to_vec()));
+        }
+        Ok(out)
+    }
+
+    #[test]
+    fn frames_round_trip_in_order() {
+        let mut bytes = Vec::new();
+        encode(&mut bytes, 1, |b| b.extend_from_slice(b"one"));
+        encode(&mut bytes, 2, |_| {});
+        encode(&mut bytes, 3, |b| b.extend(std::iter::repeat_n(7, 200_000)));
+        let read = frames(&bytes).unwrap();
+        assert_eq!(read.len(), 3);
+        assert_eq!(read[0], (1, b"one".to_vec()));
+        assert_eq!(read[1], (2, Vec::new()));
+        assert_eq!(read[2].1.len(), 200_000);
+    }
+
+    #[test]
+    fn huge_length_prefix_is_refused_without_allocating() {
+        let mut bytes = (1u64 << 63).to_le_bytes().to_vec();
+        bytes.push(4);
+        let error = frames(&bytes).unwrap_err();
+        assert_eq!(error.kind(), io::ErrorKind::InvalidData);
+        assert!(error.to_string().contains("outside"), "{error}");
+    }
+
+    #[test]
+    fn truncated_frame_is_an_error() {
+        let mut bytes = Vec::new();
+        encode(&mut bytes, 1, |b| b.extend_from_slice(b"complete"));
+        bytes.truncate(bytes.len() - 2);
+        assert_eq!(
+            frames(&bytes).unwrap_err().kind(),
+            io::ErrorKind::UnexpectedEof
+        );
+    }
+}

@@ -1,0 +1,142 @@
+//! The fork server: a clean, single-threaded process that forks the workers.
+//!
+//! Forking a program that runs other threads can freeze the child on a lock one of them
+//! held at that instant. The server is started by executing the program afresh, before its
+//! `main`, so it holds no such lock; workers forked from it start clean, and fast.
+//!
+//! Protocol on the control socket: the parent sends one byte with one descriptor attached
+//! (`SCM_RIGHTS`), the worker's end of a new socket pair; the server forks a worker that
+//! serves on it. The server reports each worker's end as an [`EXITED`] frame.
+
+use std::io::{self, IoSliceMut};
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::unix::net::UnixStream;
+
+use nix::errno::Errno;
+use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+use nix::sys::signal::{SigHandler, SigSet, SigmaskHow, Signal, pthread_sigmask, signal};
+use nix::sys::signalfd::{SfdFlags, SignalFd};
+use nix::sys::socket::{ControlMessageOwned, MsgFlags, recvmsg};
+use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
+use nix::unistd::{ForkResult, fork};
+
+use crate::process::boot::{self, exit_now, prepare_forked_child};
+use crate::process::frame::{self, send_all};
+
+/// Frame kind, server to parent: a worker ended. Body: pid (u32), how (u8: 0 exited,
+/// 1 killed by a signal), code or signal (i32), all little-endian.
+pub(crate) const EXITED: u8 = 7;
+
+/// Forks workers on request and reports their ends, until the parent closes the socket.
+pub(crate) fn serve(control: UnixStream) -> ! {
+    match serve_requests(&control) {
+        Ok(()) => exit_now(0),
+        Err(_) => exit_now(1),
+    }
+}
+
+/// The server's loop.
+fn serve_requests(control: &UnixStream) -> io::Result<()> {
+    // Ctrl-C in a terminal reaches the whole process group; the server leaves it to the
+    // parent to decide, and dies with the parent in any case.
+    // SAFETY: ignoring a signal installs no handler code.
+    unsafe { signal(Signal::SIGINT, SigHandler::SigIgn) }?;
+    let mut children = SigSet::empty();
+    children.add(Signal::SIGCHLD);
+    pthread_sigmask(SigmaskHow::SIG_BLOCK, Some(&children), None)?;
+    let child_ended =
+        SignalFd::with_flags(&children, SfdFlags::SFD_CLOEXEC | SfdFlags::SFD_NONBLOCK)?;
+
+    loop {
+        let mut fds = [
+            PollFd::new(control.as_fd(), PollFlags::POLLIN),
+            PollFd::new(child_ended.as_fd(), PollFlags::POLLIN),
+        ];
+        match poll(&mut fds, PollTimeout::NONE) {
+            Err(Errno::EINTR) => continue,
+            result => result?,
+        };
+        let request = fds[0].any().unwrap_or(false);
+        let ended = fds[1].any().unwrap_or(false);
+
+        // Report ended workers first, so the parent learns of an end before a new start.
+        if ended {
+            while child_ended.read_signal()?.is_some() {}
+            report_ended(control)?;
+        }
+        if request && !fork_requested(control, &children)? {
+            return Ok(());
+        }
+    }
+}
+
+/// Receives one request and forks its worker; `false` once the parent closed the socket.
+fn fork_requested(control: &UnixStream, blocked: &SigSet) -> io::Result<bool> {
+    let Some(socket) = receive_descriptor(control)? else {
+        return Ok(false);
+    };
+    let server = std::process::id();
+    // SAFETY: this process is single-threaded, so the child is a faithful copy of it.
+    match unsafe { fork() }? {
+        ForkResult::Parent { .. } => drop(socket),
+        ForkResult::Child => {
+            pthread_sigmask(SigmaskHow::SIG_UNBLOCK, Some(blocked), None)?;
+            // SAFETY: in the child just forked; `socket` is open in it.
+            let socket = unsafe { prepare_forked_child(socket.as_raw_fd(), server) };
+            boot::serve(UnixStream::from(socket));
+        }
+    }
+    Ok(true)
+}
+
+/// Receives one byte and the descriptor sent with it; `None` at end of stream.
+fn receive_descriptor(control: &UnixStream) -> io::Result<Option<OwnedFd>> {
+    let mut byte = [0u8; 1];
+    let mut space = nix::cmsg_space!([RawFd; 1]);
+    let mut buffers = [IoSliceMut::new(&mut byte)];
+    let message = recvmsg::<()>(
+        control.as_raw_fd(),
+        &mut buffers,
+        Some(&mut space),
+        MsgFlags::MSG_CMSG_CLOEXEC,
+    )?;
+    if message.bytes == 0 {
+        return Ok(None);
+    }
+    for control_message in message.cmsgs()? {
+        if let ControlMessageOwned::ScmRights(fds) = control_message
+            && let Some(&fd) = fds.first()
+        {
+            // SAFETY: the kernel just installed this descriptor in this process for us.
+            return Ok(Some(unsafe { OwnedFd::from_raw_fd(fd) }));
+        }
+    }
+    Err(io::Error::new(
+        io::ErrorKind::InvalidData,
+        "fork request without a descriptor",
+    ))
+}
+
+/// Reaps every ended worker and tells the parent how each ended.
+fn report_ended(control: &UnixStream) -> io::Result<()> {
+    let mut out = Vec::new();
+    loop {
+        let (pid, how, value) = match waitpid(None, Some(WaitPidFlag::WNOHANG)) {
+            Ok(WaitStatus::Exited(pid, code)) => (pid, 0u8, code),
+            Ok(WaitStatus::Signaled(pid, signal, _)) => (pid, 1u8, signal as i32),
+            Ok(WaitStatus::StillAlive) | Err(Errno::ECHILD) => break,
+            Ok(_) => continue,
+            Err(Errno::EINTR) => continue,
+            Err(errno) => return Err(errno.into()),
+        };
+        frame::encode(&mut out, EXITED, |body| {
+            body.extend_from_slice(&(pid.as_raw() as u32).to_le_bytes());
+            body.push(how);
+            body.extend_from_slice(&value.to_le_bytes());
+        });
+    }
+    if out.is_empty() {
+        return Ok(());
+    }
+    send_all(control, &out)
+}

@@ -1,0 +1,634 @@
+//! One worker place of a process pool: the threads that feed a worker process and read its
+//! replies, and the bookkeeping that survives the worker's death.
+//!
+//! Each slot has a writer thread, alive as long as the pool, and a reader thread per worker
+//! process. The writer starts a worker, takes tasks from the pool's queue in batches and
+//! writes them; the reader settles the replies in order. The worker answers tasks strictly
+//! in the order it got them, and each reply leaves it before the next task starts, so the
+//! oldest unanswered task is the one running. When a worker dies, that task alone fails;
+//! the tasks sent after it never started and go to the next worker.
+
+use std::collections::VecDeque;
+use std::io;
+use std::net::Shutdown;
+use std::os::unix::net::UnixStream;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{Receiver, Sender, select};
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
+
+use crate::error::TaskError;
+use crate::process::boot::{INIT_FAILED, MISMATCH, NO_INITIALIZER, READY, SETUP, TASK};
+use crate::process::call::{Call, offset_of};
+use crate::process::frame::{self, FrameReader, send_all};
+use crate::process::launch::{Reaper, parse_pid, start_process};
+use crate::process::{Inner, Message};
+
+/// The fewest and most tasks sent ahead to one worker.
+const WINDOW: (usize, usize) = (2, 64);
+/// How much work to keep queued in a worker, measured in its recent time per task.
+const WINDOW_TARGET: Duration = Duration::from_millis(2);
+/// Consecutive failed starts after which the pool is declared broken.
+const MAX_START_FAILURES: u32 = 3;
+
+/// The pool's side of a task whose outcome arrives as bytes.
+pub(crate) trait Pending: Send {
+    /// Marks the task running; `false` if it was cancelled and must not be sent.
+    fn start(&self) -> bool;
+    /// Settles the task from a reply frame of `kind` with `body`.
+    fn finish(self: Box<Self>, kind: u8, body: &[u8]);
+    /// Settles the task with `error`.
+    fn fail(self: Box<Self>, error: TaskError);
+}
+
+/// A task as the pool queues and sends it.
+pub(crate) struct Job {
+    /// The function to run and its trampoline.
+    pub(crate) call: Call,
+    /// The encoded argument; kept until answered, to resend if the worker dies first.
+    pub(crate) payload: Vec<u8>,
+    /// Where the outcome goes.
+    pub(crate) pending: Box<dyn Pending>,
+}
+
+/// A job sent to the current worker.
+struct InFlight {
+    /// The order in which jobs were sent to this slot.
+    sequence: u64,
+    /// The job.
+    job: Job,
+}
+
+/// One worker place of a pool.
+pub(crate) struct Slot {
+    /// What the writer and reader share.
+    state: Mutex<SlotState>,
+    /// Signalled when a reply frees room in the window, or the worker ends.
+    changed: Condvar,
+    /// Wakes the writer from waiting on the pool's queue when the worker ends.
+    wake: (Sender<()>, Receiver<()>),
+}
+
+/// The mutable part of a [`Slot`].
+struct SlotState {
+    /// Counts the workers started, naming the current one.
+    generation: u64,
+    /// Whether the current worker still serves.
+    live: bool,
+    /// The current worker's pid.
+    pid: Option<u32>,
+    /// Jobs sent to the current worker, oldest (the running one) first.
+    in_flight: VecDeque<InFlight>,
+    /// Started jobs whose worker died before running them, to send first.
+    requeued: VecDeque<Job>,
+    /// When the oldest in-flight job started, as far as the parent can tell.
+    head_since: Instant,
+    /// The sequence number the next sent job gets.
+    next_sequence: u64,
+    /// Whether the writer waits on [`Slot::changed`].
+    writer_waiting: bool,
+    /// A moving average of the worker's time per task.
+    time_per_task: Duration,
+}
+
+/// Why a worker could not be started.
+enum StartFailure {
+    /// The initializer panicked with this message.
+    Initializer(String),
+    /// Anything else, described.
+    Other(String),
+}
+
+impl Slot {
+    /// A slot with no worker yet.
+    pub(crate) fn new() -> Slot {
+        Slot {
+            state: Mutex::new(SlotState {
+                generation: 0,
+                live: false,
+                pid: None,
+                in_flight: VecDeque::new(),
+                requeued: VecDeque::new(),
+                head_since: Instant::now(),
+                next_sequence: 0,
+                writer_waiting: false,
+                time_per_task: WINDOW_TARGET,
+            }),
+            changed: Condvar::new(),
+            wake: crossbeam_channel::bounded(1),
+        }
+    }
+
+    /// The current worker's pid, if it serves.
+    pub(crate) fn pid(&self) -> Option<u32> {
+        let state = self.lock();
+        state.pid.filter(|_| state.live)
+    }
+
+    /// Locks the state.
+    fn lock(&self) -> MutexGuard<'_, SlotState> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Waits on [`Slot::changed`].
+    fn wait<'a>(&self, mut state: MutexGuard<'a, SlotState>) -> MutexGuard<'a, SlotState> {
+        state.writer_waiting = true;
+        let mut state = (self.changed.wait(state)).unwrap_or_else(PoisonError::into_inner);
+        state.writer_waiting = false;
+        state
+    }
+
+    /// Wakes the writer wherever it waits.
+    fn wake_writer(&self, state: &mut SlotState) {
+        if state.writer_waiting {
+            self.changed.notify_all();
+        }
+        let _ = self.wake.0.try_send(());
+    }
+}
+
+impl SlotState {
+    /// How many jobs may be in flight, from the worker's recent time per task.
+    fn window(&self) -> usize {
+        let nanos = self.time_per_task.as_nanos().max(1);
+        let fits = WINDOW_TARGET.as_nanos() / nanos;
+        (fits as usize).clamp(WINDOW.0, WINDOW.1)
+    }
+
+    /// Whether the worker of `generation` still serves.
+    fn serves(&self, generation: u64) -> bool {
+        self.live && self.generation == generation
+    }
+}
+
+/// The writer's view of the worker it feeds.
+struct Current {
+    /// The parent's end of the worker's socket, for writing.
+    socket: UnixStream,
+    /// The worker's generation in the slot.
+    generation: u64,
+    /// How many jobs were sent to it.
+    sent: usize,
+    /// The thread reading its replies.
+    reader: JoinHandle<()>,
+}
+
+/// The writer thread's state.
+struct Writer {
+    /// The pool.
+    pool: Arc<Inner>,
+    /// This writer's slot.
+    slot: Arc<Slot>,
+    /// Whether a stop message arrived: finish what was taken, take nothing more.
+    stopping: bool,
+    /// Failed starts in a row.
+    failures: u32,
+    /// The worker being fed.
+    current: Option<Current>,
+    /// Frames being written, reused between batches.
+    buffer: Vec<u8>,
+}
+
+/// The body of a slot's writer thread.
+pub(crate) fn run(pool: Arc<Inner>, slot: Arc<Slot>) {
+    pool.mark_current_thread();
+    let mut writer = Writer {
+        pool,
+        slot,
+        stopping: false,
+        failures: 0,
+        current: None,
+        buffer: Vec::new(),
+    };
+    writer.run();
+}
+
+impl Writer {
+    /// Feeds workers until stopped and drained, or until the pool breaks.
+    fn run(&mut self) {
+        loop {
+            if let Some(error) = self.pool.broken.get() {
+                self.fail_requeued(error);
+                break;
+            }
+            if !self.worker_serves() {
+                self.forget_worker();
+                if self.stopping && self.slot.lock().requeued.is_empty() {
+                    break;
+                }
+                self.start_worker();
+                continue;
+            }
+            if self.at_task_limit() {
+                self.retire_worker();
+                continue;
+            }
+            let batch = self.take_batch();
+            if !batch.is_empty() {
+                self.send(batch);
+            } else if self.stopping && self.drained() {
+                break;
+            }
+        }
+        self.close_worker();
+    }
+
+    /// Whether the current worker serves.
+    fn worker_serves(&self) -> bool {
+        let Some(current) = &self.current else {
+            return false;
+        };
+        self.slot.lock().serves(current.generation)
+    }
+
+    /// Joins the reader of an ended worker.
+    fn forget_worker(&mut self) {
+        if let Some(current) = self.current.take() {
+            let _ = current.reader.join();
+        }
+    }
+
+    /// Starts a worker and its reader; on failure, counts it or breaks the pool.
+    fn start_worker(&mut self) {
+        match start_worker(&self.pool) {
+            Ok((reader, pid, reaper)) => {
+                self.failures = 0;
+                if let Err(error) = self.adopt(reader, pid, reaper) {
+                    self.start_failed(StartFailure::Other(error.to_string()));
+                }
+            }
+            Err(failure) => self.start_failed(failure),
+        }
+    }
+
+    /// Takes over a started worker: records it and starts its reader thread.
+    fn adopt(
+        &mut self,
+        reader: FrameReader<UnixStream>,
+        pid: u32,
+        reaper: Reaper,
+    ) -> io::Result<()> {
+        let socket = reader.source().try_clone()?;
+        let generation = {
+            let mut state = self.slot.lock();
+            state.generation += 1;
+            state.live = true;
+            state.pid = Some(pid);
+            state.generation
+        };
+        let (pool, slot) = (Arc::clone(&self.pool), Arc::clone(&self.slot));
+        let worker = Worker {
+            pid,
+            reaper,
+            generation,
+        };
+        let thread = std::thread::Builder::new()
+            .name(format!("poolscope-reader-{pid}"))
+            .spawn(move || read_replies(&pool, &slot, reader, &worker));
+        let thread = match thread {
+            Ok(thread) => thread,
+            Err(error) => {
+                let _ = kill(Pid::from_raw(pid as i32), Signal::SIGKILL);
+                self.slot.lock().live = false;
+                return Err(error);
+            }
+        };
+        self.current = Some(Current {
+            socket,
+            generation,
+            sent: 0,
+            reader: thread,
+        });
+        Ok(())
+    }
+
+    /// Handles a failed start: an initializer failure breaks the pool at once; other
+    /// failures do after a few in a row, with a pause between tries.
+    fn start_failed(&mut self, failure: StartFailure) {
+        let error = match failure {
+            StartFailure::Initializer(message) => TaskError::InitializerFailed(message),
+            StartFailure::Other(message) => {
+                self.failures += 1;
+                if self.failures < MAX_START_FAILURES {
+                    std::thread::sleep(Duration::from_millis(20 << self.failures));
+                    return;
+                }
+                TaskError::WorkerStart(message)
+            }
+        };
+        self.pool.break_with(error);
+    }
+
+    /// Whether the worker has been sent as many tasks as a worker may run.
+    fn at_task_limit(&self) -> bool {
+        let limit = self.pool.config.max_tasks_per_child;
+        matches!((limit, &self.current), (Some(limit), Some(current)) if current.sent >= limit)
+    }
+
+    /// Lets the worker finish its tasks, then closes its socket so that it exits.
+    fn retire_worker(&mut self) {
+        let Some(current) = &self.current else {
+            return;
+        };
+        let mut state = self.slot.lock();
+        while state.serves(current.generation) && !state.in_flight.is_empty() {
+            state = self.slot.wait(state);
+        }
+        drop(state);
+        let _ = current.socket.shutdown(Shutdown::Write);
+        let mut state = self.slot.lock();
+        while state.serves(current.generation) {
+            state = self.slot.wait(state);
+        }
+    }
+
+    /// Closes the worker's socket at the end, and joins its reader, which reaps it.
+    fn close_worker(&mut self) {
+        if let Some(current) = self.current.take() {
+            let _ = current.socket.shutdown(Shutdown::Write);
+            let _ = current.reader.join();
+        }
+    }
+
+    /// Whether nothing is left to send or to wait for.
+    fn drained(&self) -> bool {
+        let state = self.slot.lock();
+        state.requeued.is_empty() && state.in_flight.is_empty()
+    }
+
+    /// The next jobs to send, at most the room left in the window; empty if woken instead.
+    fn take_batch(&mut self) -> Vec<Job> {
+        let Some(room) = self.room() else {
+            return Vec::new();
+        };
+        let room = match (self.pool.config.max_tasks_per_child, &self.current) {
+            (Some(limit), Some(current)) => room.min(limit - current.sent),
+            _ => room,
+        };
+        let requeued = self.take_requeued(room);
+        if !requeued.is_empty() {
+            return requeued;
+        }
+        if self.stopping {
+            self.wait_in_flight();
+            return Vec::new();
+        }
+        self.take_queued(room)
+    }
+
+    /// Waits until the window has room; `None` if the worker ended meanwhile.
+    fn room(&self) -> Option<usize> {
+        let generation = self.current.as_ref()?.generation;
+        let mut state = self.slot.lock();
+        loop {
+            if !state.serves(generation) {
+                return None;
+            }
+            let window = state.window();
+            if state.in_flight.len() < window {
+                return Some(window - state.in_flight.len());
+            }
+            state = self.slot.wait(state);
+        }
+    }
+
+    /// Takes up to `room` requeued jobs.
+    fn take_requeued(&self, room: usize) -> Vec<Job> {
+        let mut state = self.slot.lock();
+        let count = room.min(state.requeued.len());
+        state.requeued.drain(..count).collect()
+    }
+
+    /// Waits until the worker answered everything or ended.
+    fn wait_in_flight(&self) {
+        let Some(current) = &self.current else {
+            return;
+        };
+        let mut state = self.slot.lock();
+        while state.serves(current.generation) && !state.in_flight.is_empty() {
+            state = self.slot.wait(state);
+        }
+    }
+
+    /// Takes up to `room` jobs from the pool's queue, blocking for the first.
+    fn take_queued(&mut self, room: usize) -> Vec<Job> {
+        let mut batch = Vec::new();
+        let first = select! {
+            recv(self.pool.receiver) -> message => message.unwrap_or(Message::Stop),
+            recv(self.slot.wake.1) -> _ => return batch,
+        };
+        let mut message = Some(first);
+        while let Some(next) = message.take() {
+            match next {
+                Message::Run(job) if job.pending.start() => batch.push(job),
+                Message::Run(_) => {}
+                Message::Stop => {
+                    self.stopping = true;
+                    break;
+                }
+            }
+            if batch.len() < room {
+                message = self.pool.receiver.try_recv().ok();
+            }
+        }
+        batch
+    }
+
+    /// Writes `batch` to the worker in one go, or requeues it if the worker ended.
+    fn send(&mut self, batch: Vec<Job>) {
+        let Some(current) = &mut self.current else {
+            return self.slot.lock().requeued.extend(batch);
+        };
+        self.buffer.clear();
+        for job in &batch {
+            frame::encode(&mut self.buffer, TASK, |body| {
+                body.extend_from_slice(&job.call.trampoline.to_le_bytes());
+                body.extend_from_slice(&job.call.function.to_le_bytes());
+                body.extend_from_slice(&job.payload);
+            });
+        }
+        {
+            let mut state = self.slot.lock();
+            if !state.serves(current.generation) {
+                state.requeued.extend(batch);
+                return;
+            }
+            if state.in_flight.is_empty() {
+                state.head_since = Instant::now();
+            }
+            current.sent += batch.len();
+            for job in batch {
+                let sequence = state.next_sequence;
+                state.next_sequence += 1;
+                state.in_flight.push_back(InFlight { sequence, job });
+            }
+        }
+
+        // A failed write means the worker is gone; its reader settles the jobs.
+        let _ = send_all(&current.socket, &self.buffer);
+        self.buffer.shrink_to(1 << 20);
+    }
+
+    /// Fails the requeued jobs: the pool is broken.
+    fn fail_requeued(&self, error: &TaskError) {
+        let requeued: Vec<Job> = self.slot.lock().requeued.drain(..).collect();
+        for job in requeued {
+            job.pending.fail(error.clone());
+        }
+    }
+}
+
+/// Starts a worker process and completes the start-up exchange with it.
+fn start_worker(pool: &Inner) -> Result<(FrameReader<UnixStream>, u32, Reaper), StartFailure> {
+    let other = |error: io::Error| StartFailure::Other(error.to_string());
+    let (socket, reaper, launched) = start_process(pool.config.start).map_err(other)?;
+    let mut setup = Vec::new();
+    frame::encode(&mut setup, SETUP, |body| {
+        body.extend_from_slice(&pool.identity.0.to_le_bytes());
+        body.extend_from_slice(&pool.identity.1.to_le_bytes());
+        let initializer = pool
+            .config
+            .initializer
+            .map_or(NO_INITIALIZER, |f| offset_of(f as usize));
+        body.extend_from_slice(&initializer.to_le_bytes());
+    });
+    send_all(&socket, &setup).map_err(other)?;
+
+    let mut reader = FrameReader::new(socket);
+    let failure = match reader.next_frame() {
+        Ok(Some((READY, body))) => match parse_pid(body) {
+            Some(pid) => return Ok((reader, pid, reaper)),
+            None => StartFailure::Other("the worker sent a malformed start-up reply".to_owned()),
+        },
+        Ok(Some((INIT_FAILED, body))) => StartFailure::Initializer(text(body)),
+        Ok(Some((MISMATCH, body))) => StartFailure::Other(text(body)),
+        Ok(_) => StartFailure::Other("the worker sent a malformed start-up reply".to_owned()),
+        Err(error) => StartFailure::Other(format!("the worker ended during start-up: {error}")),
+    };
+    if let Some(pid) = launched {
+        reaper.reap(pid);
+    }
+    Err(failure)
+}
+
+/// A reply body as text.
+fn text(body: &[u8]) -> String {
+    String::from_utf8_lossy(body).into_owned()
+}
+
+/// What a reader thread knows of its worker.
+struct Worker {
+    /// The worker's pid.
+    pid: u32,
+    /// How to learn how it ended.
+    reaper: Reaper,
+    /// Its generation in the slot.
+    generation: u64,
+}
+
+/// The body of a reader thread: settles replies in order until the worker ends, then
+/// settles the job it was running and hands the rest back to the writer.
+fn read_replies(pool: &Inner, slot: &Slot, mut reader: FrameReader<UnixStream>, worker: &Worker) {
+    pool.mark_current_thread();
+    let timeout = pool.config.task_timeout;
+    let mut killed_running: Option<u64> = None;
+    loop {
+        if let Some(limit) = timeout {
+            let poll = slot
+                .time_left(limit)
+                .clamp(Duration::from_millis(1), Duration::from_millis(50));
+            let _ = reader.source().set_read_timeout(Some(poll));
+        }
+        match reader.next_frame() {
+            Ok(Some((kind, body))) => match slot.pop_head() {
+                Some(entry) => entry.job.pending.finish(kind, body),
+                None => break,
+            },
+            Ok(None) => break,
+            Err(error) if is_timeout(&error) => {
+                if let (Some(limit), None) = (timeout, killed_running) {
+                    killed_running = slot.overdue_head(limit);
+                    if killed_running.is_some() {
+                        let _ = kill(Pid::from_raw(worker.pid as i32), Signal::SIGKILL);
+                    }
+                }
+            }
+            Err(_) => {
+                let _ = kill(Pid::from_raw(worker.pid as i32), Signal::SIGKILL);
+                break;
+            }
+        }
+    }
+
+    let cause = worker.reaper.reap(worker.pid);
+    let Some(head) = slot.worker_ended(worker.generation) else {
+        return;
+    };
+    let error = match (killed_running, timeout) {
+        (Some(sequence), Some(limit)) if sequence == head.sequence => TaskError::TimedOut(limit),
+        _ => TaskError::WorkerDied {
+            pid: worker.pid,
+            cause,
+        },
+    };
+    head.job.pending.fail(error);
+}
+
+/// Whether a read error is a read timeout.
+fn is_timeout(error: &io::Error) -> bool {
+    matches!(
+        error.kind(),
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+    )
+}
+
+impl Slot {
+    /// Removes the oldest in-flight job, answered now, and updates the window.
+    fn pop_head(&self) -> Option<InFlight> {
+        let mut state = self.lock();
+        let entry = state.in_flight.pop_front()?;
+        let now = Instant::now();
+        let took = now.saturating_duration_since(state.head_since);
+        state.time_per_task = (state.time_per_task * 7 + took) / 8;
+        state.head_since = now;
+        if state.writer_waiting {
+            self.changed.notify_all();
+        }
+        Some(entry)
+    }
+
+    /// How long the running job may still run under `limit`.
+    fn time_left(&self, limit: Duration) -> Duration {
+        let state = self.lock();
+        if state.in_flight.is_empty() {
+            return limit;
+        }
+        limit.saturating_sub(state.head_since.elapsed())
+    }
+
+    /// The sequence number of the running job if it has overrun `limit`.
+    fn overdue_head(&self, limit: Duration) -> Option<u64> {
+        let state = self.lock();
+        let head = state.in_flight.front()?;
+        (state.head_since.elapsed() >= limit).then_some(head.sequence)
+    }
+
+    /// Records that the worker of `generation` ended: returns the job it was running and
+    /// requeues the jobs sent after it, which it never started.
+    fn worker_ended(&self, generation: u64) -> Option<InFlight> {
+        let mut state = self.lock();
+        if state.generation == generation {
+            state.live = false;
+        }
+        let mut in_flight = std::mem::take(&mut state.in_flight);
+        let head = in_flight.pop_front();
+        for entry in in_flight.into_iter().rev() {
+            state.requeued.push_front(entry.job);
+        }
+        self.wake_writer(&mut state);
+        head
+    }
+}
