@@ -24,8 +24,22 @@ pub struct Options {
 pub struct Sizes {
     /// Tasks of `tiny-thread`.
     pub tiny_thread: usize,
+    /// Tasks of `tiny-process` and `tiny-process-chunked`.
+    pub tiny_process: usize,
+    /// Tasks of `payload-process`.
+    pub payload_tasks: usize,
+    /// Bytes of each `payload-process` task's argument.
+    pub payload_bytes: usize,
+    /// Pool starts timed per round in `startup-process`.
+    pub startup_repetitions: usize,
+    /// Tasks of `cpu-process`.
+    pub cpu_tasks: usize,
+    /// Milliseconds of CPU each `cpu-process` task burns.
+    pub cpu_task_ms: u64,
     /// Tasks timed one at a time per round in `latency-thread`.
     pub latency_thread_samples: usize,
+    /// Tasks timed one at a time per round in `latency-process`.
+    pub latency_process_samples: usize,
     /// Tasks queued at once in the memory workloads.
     pub memory_tasks: usize,
 }
@@ -49,7 +63,14 @@ impl Sizes {
     pub fn full() -> Self {
         Sizes {
             tiny_thread: 100_000,
+            tiny_process: 20_000,
+            payload_tasks: 2_000,
+            payload_bytes: 64 * 1024,
+            startup_repetitions: 20,
+            cpu_tasks: 16,
+            cpu_task_ms: 50,
             latency_thread_samples: 5_000,
+            latency_process_samples: 2_000,
             memory_tasks: 1_000_000,
         }
     }
@@ -58,7 +79,14 @@ impl Sizes {
     pub fn quick() -> Self {
         Sizes {
             tiny_thread: 10_000,
+            tiny_process: 2_000,
+            payload_tasks: 200,
+            payload_bytes: 64 * 1024,
+            startup_repetitions: 5,
+            cpu_tasks: 4,
+            cpu_task_ms: 20,
             latency_thread_samples: 500,
+            latency_process_samples: 200,
             memory_tasks: 100_000,
         }
     }

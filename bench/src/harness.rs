@@ -8,6 +8,8 @@
 use std::error::Error;
 use std::time::Instant;
 
+use crate::stats::{median, percentile};
+
 /// What every measurement returns.
 pub type BenchResult<T> = Result<T, Box<dyn Error + Send + Sync>>;
 
@@ -16,6 +18,8 @@ pub type BenchResult<T> = Result<T, Box<dyn Error + Send + Sync>>;
 pub enum Unit {
     /// Tasks completed per second of wall time: more is better.
     TasksPerSecond,
+    /// Milliseconds of wall time: less is better.
+    Milliseconds,
     /// Microseconds of wall time: less is better.
     Microseconds,
     /// Bytes of the parent's peak resident memory per queued task: less is better.
@@ -68,6 +72,7 @@ impl Unit {
     pub fn label(self) -> &'static str {
         match self {
             Unit::TasksPerSecond => "tasks/s",
+            Unit::Milliseconds => "ms",
             Unit::Microseconds => "µs",
             Unit::BytesPerTask => "bytes/task",
         }
@@ -117,7 +122,7 @@ fn run_round(entry: &mut Measured, round: usize, rounds: usize) {
         let index = (round + step) % count;
         let system = &entry.workload.systems[index];
         let started = Instant::now();
-        let figures = (system.run)().map_err(|error| error.to_string());
+        let figures = run_caught(system);
         eprintln!(
             "round {}/{rounds}  {:<22} {:<28} {:>8.0} ms  {}",
             round + 1,
@@ -128,6 +133,23 @@ fn run_round(entry: &mut Measured, round: usize, rounds: usize) {
         );
         entry.figures[index].push(figures);
     }
+}
+
+/// Runs `system` once; a panic becomes that run's error instead of ending the whole run.
+fn run_caught(system: &System) -> Result<Vec<f64>, String> {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| (system.run)())) {
+        Ok(figures) => figures.map_err(|error| error.to_string()),
+        Err(payload) => Err(panic_text(&*payload)),
+    }
+}
+
+/// The message of a caught panic.
+fn panic_text(payload: &(dyn std::any::Any + Send)) -> String {
+    let message = payload
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| payload.downcast_ref::<String>().map(String::as_str));
+    format!("panicked: {}", message.unwrap_or("(no message)"))
 }
 
 /// One run's figures, or its error, for the progress lines.
@@ -154,4 +176,26 @@ pub fn check_sum(what: &str, got: u64, expected: u64) -> BenchResult<()> {
     } else {
         Err(format!("{what}: results summed to {got}, expected {expected}").into())
     }
+}
+
+/// Times `samples` round trips of `round_trip`, after a tenth as many to warm up.
+///
+/// Returns the median and the 99th percentile in microseconds.
+pub fn time_round_trips(
+    samples: usize,
+    mut round_trip: impl FnMut(u64) -> BenchResult<u64>,
+) -> BenchResult<Vec<f64>> {
+    for x in 0..(samples / 10 + 1) as u64 {
+        round_trip(x)?;
+    }
+    let mut times = Vec::with_capacity(samples);
+    for x in 0..samples as u64 {
+        let started = Instant::now();
+        let got = round_trip(x)?;
+        times.push(started.elapsed().as_secs_f64() * 1e6);
+        check_sum("latency", got, x + 1)?;
+    }
+    let p50 = median(&times).ok_or("no latency samples")?;
+    let p99 = percentile(&times, 0.99).ok_or("no latency samples")?;
+    Ok(vec![p50, p99])
 }

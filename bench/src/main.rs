@@ -11,10 +11,13 @@
 mod cli;
 mod harness;
 mod memory;
+mod processes;
+mod procspawn_peers;
 mod python;
 mod report;
 mod stats;
 mod threads;
+mod work;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -54,7 +57,14 @@ fn workloads(sizes: &Sizes) -> Vec<Workload> {
     vec![
         threads::tiny_thread(sizes),
         threads::latency_thread(sizes),
+        processes::tiny_process(sizes),
+        processes::tiny_process_chunked(sizes),
+        processes::payload_process(sizes),
+        processes::startup_process(sizes),
+        processes::cpu_process(sizes),
+        processes::latency_process(sizes),
         memory::memory_thread(sizes),
+        memory::memory_process(sizes),
     ]
 }
 

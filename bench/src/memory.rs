@@ -15,6 +15,8 @@ use std::sync::{Arc, Condvar, Mutex};
 use poolscope::ThreadPool;
 
 use crate::cli::Sizes;
+mod process_probe;
+
 use crate::harness::{BenchResult, System, Target, Unit, Workload, check_sum};
 
 /// The hidden first argument that makes this binary a memory probe.
@@ -35,6 +37,21 @@ pub fn memory_thread(sizes: &Sizes) -> Workload {
                 .with_target(Target::AtMost(200.0)),
             probe_system("rayon ThreadPool", "rayon", n),
             probe_system("threadpool", "threadpool", n),
+        ],
+        compared: true,
+    }
+}
+
+/// `memory-process`: peak bytes per task queued on a process pool, in the parent only.
+pub fn memory_process(sizes: &Sizes) -> Workload {
+    let n = sizes.memory_tasks;
+    Workload {
+        name: "memory-process",
+        metrics: &[""],
+        unit: Unit::BytesPerTask,
+        systems: vec![
+            probe_system("poolscope ProcessPool", "poolscope-process", n)
+                .with_target(Target::AtMost(200.0)),
         ],
         compared: true,
     }
@@ -95,6 +112,7 @@ pub fn serve_probe(args: &[String]) -> Option<ExitCode> {
 fn probe(kind: &str, tasks: usize) -> BenchResult<f64> {
     match kind {
         "poolscope-thread" => probe_poolscope_thread(tasks),
+        "poolscope-process" => process_probe::run(tasks),
         "rayon" => probe_rayon(tasks),
         "threadpool" => probe_threadpool(tasks),
         _ => Err(format!("unknown memory probe `{kind}`").into()),
@@ -170,7 +188,7 @@ impl Gate {
 }
 
 /// The sum of `x + 1` over `0..tasks`.
-fn expected(tasks: usize) -> u64 {
+pub fn expected(tasks: usize) -> u64 {
     let n = tasks as u64;
     n * (n + 1) / 2
 }

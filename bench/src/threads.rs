@@ -9,9 +9,10 @@ use std::time::Instant;
 use poolscope::ThreadPool;
 
 use crate::cli::Sizes;
-use crate::harness::{BenchResult, System, Target, Unit, Workload, check_sum, throughput};
+use crate::harness::{
+    BenchResult, System, Target, Unit, Workload, check_sum, throughput, time_round_trips,
+};
 use crate::python;
-use crate::stats::{median, percentile};
 
 /// Workers of every thread pool here.
 const WORKERS: usize = 2;
@@ -121,28 +122,6 @@ fn tiny_threadpool(n: usize) -> BenchResult<Vec<f64>> {
     let figure = throughput(n, started);
     check_sum("tiny-thread", total, expected_tiny(n))?;
     Ok(vec![figure])
-}
-
-/// Times `samples` round trips of `round_trip`, after a tenth as many to warm up.
-///
-/// Returns the median and the 99th percentile in microseconds.
-fn time_round_trips(
-    samples: usize,
-    mut round_trip: impl FnMut(u64) -> BenchResult<u64>,
-) -> BenchResult<Vec<f64>> {
-    for x in 0..(samples / 10 + 1) as u64 {
-        round_trip(x)?;
-    }
-    let mut times = Vec::with_capacity(samples);
-    for x in 0..samples as u64 {
-        let started = Instant::now();
-        let got = round_trip(x)?;
-        times.push(started.elapsed().as_secs_f64() * 1e6);
-        check_sum("latency", got, x + 1)?;
-    }
-    let p50 = median(&times).ok_or("no latency samples")?;
-    let p99 = percentile(&times, 0.99).ok_or("no latency samples")?;
-    Ok(vec![p50, p99])
 }
 
 /// poolscope: `submit(...).result()` in a loop.
