@@ -119,6 +119,9 @@ pub fn cpu_process(sizes: &Sizes) -> Workload {
             }),
             System::new("serial, in this process", move || cpu_serial(tasks, millis))
                 .with_target(Target::RatioAtLeast(1.9)),
+            System::new("2 plain threads (the machine's ceiling)", move || {
+                cpu_threads(tasks, millis)
+            }),
         ],
         compared: true,
     }
@@ -237,6 +240,22 @@ fn cpu_serial(tasks: usize, millis: u64) -> BenchResult<Vec<f64>> {
     for _ in 0..tasks {
         std::hint::black_box(burn(std::hint::black_box(task.iterations)));
     }
+    Ok(vec![throughput(tasks, started)])
+}
+
+/// The same burns split between 2 scoped threads: the speedup the machine allows right now.
+fn cpu_threads(tasks: usize, millis: u64) -> BenchResult<Vec<f64>> {
+    let task = calibrate(millis);
+    let started = Instant::now();
+    std::thread::scope(|scope| {
+        for share in [tasks.div_ceil(2), tasks / 2] {
+            scope.spawn(move || {
+                for _ in 0..share {
+                    std::hint::black_box(burn(std::hint::black_box(task.iterations)));
+                }
+            });
+        }
+    });
     Ok(vec![throughput(tasks, started)])
 }
 

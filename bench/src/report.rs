@@ -185,11 +185,23 @@ fn machine() -> String {
     );
     format!(
         "- date: {}\n- machine: {cores} cores (nproc), {cpu}\n- kernel: Linux {kernel}\n\
-         - rustc: {}\n- python: {}\n",
+         - rustc: {}\n- python: {}\n- load average (1, 5, 15 min) when the report was written: {}\n",
         command_output("date", &["-u", "+%Y-%m-%d %H:%M UTC"]),
         command_output("rustc", &["--version"]),
         command_output("python3", &["--version"]),
+        load_average(),
     )
+}
+
+/// The first three fields of `/proc/loadavg`: other work on the machine skews every figure.
+fn load_average() -> String {
+    let text = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    let fields: Vec<&str> = text.split_whitespace().take(3).collect();
+    if fields.is_empty() {
+        "unknown".to_owned()
+    } else {
+        fields.join(" ")
+    }
 }
 
 /// The first `model name` of `/proc/cpuinfo`.
