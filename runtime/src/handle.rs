@@ -353,7 +353,13 @@ impl<T> Shared<T> {
             state.phase = Phase::Settling;
             std::mem::take(&mut state.listeners)
         };
-        self.publish(listeners, outcome, Phase::Finished);
+
+        // A task the pool cancels (at shutdown_cancel) is as cancelled as one the caller cancels.
+        let phase = match outcome {
+            Err(TaskError::Cancelled) => Phase::Cancelled,
+            _ => Phase::Finished,
+        };
+        self.publish(listeners, outcome, phase);
     }
 
     /// Runs callbacks on `outcome`, stores it, marks the task `phase`, then wakes waiters.

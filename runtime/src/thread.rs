@@ -62,7 +62,9 @@ type Initializer = Arc<dyn Fn() + Send + Sync>;
 /// A queued unit of work, with its type erased.
 trait Job: Send {
     /// Runs the task, unless it was cancelled, and settles its handle.
-    fn run(self: Box<Self>);
+    ///
+    /// `ran` is called once the work is over and before the handle is settled.
+    fn run(self: Box<Self>, ran: &dyn Fn());
     /// Settles the task's handle with `error` without running it.
     fn abandon(self: Box<Self>, error: TaskError);
 }
@@ -309,12 +311,13 @@ where
     F: FnOnce() -> T + Send,
     T: Send,
 {
-    fn run(self: Box<Self>) {
+    fn run(self: Box<Self>, ran: &dyn Fn()) {
         let Task { work, promise } = *self;
         if !promise.start() {
-            return;
+            return ran();
         }
         let outcome = catch_unwind(AssertUnwindSafe(work));
+        ran();
         promise.settle(outcome.map_err(|payload| TaskError::Panicked(panic_message(&*payload))));
     }
 
@@ -390,17 +393,26 @@ impl Inner {
         CURRENT_POOL.with(|pool| pool.set(self.number));
         self.initialize();
         while let Ok(Message::Run(job)) = self.receiver.recv() {
+            // Count this thread idle before the outcome is published: a caller woken by it
+            // may submit at once, and must find this thread instead of starting another.
             match self.broken.get() {
-                Some(message) => job.abandon(TaskError::InitializerFailed(message.clone())),
-                None => job.run(),
-            }
-            if self.started.load(Ordering::Relaxed) < self.max_workers {
-                self.idle.fetch_add(1, Ordering::AcqRel);
+                Some(message) => {
+                    self.mark_idle();
+                    job.abandon(TaskError::InitializerFailed(message.clone()));
+                }
+                None => job.run(&|| self.mark_idle()),
             }
         }
         let mut workers = self.workers.lock().unwrap_or_else(PoisonError::into_inner);
         workers.alive -= 1;
         self.worker_exited.notify_all();
+    }
+
+    /// Counts this thread as idle, while the pool can still grow.
+    fn mark_idle(&self) {
+        if self.started.load(Ordering::Relaxed) < self.max_workers {
+            self.idle.fetch_add(1, Ordering::AcqRel);
+        }
     }
 
     /// Runs the initializer on this thread; a panic breaks the pool.

@@ -122,6 +122,8 @@ pub(crate) struct Inner {
     pub(crate) receiver: Receiver<Message>,
     /// Closed by shutdown.
     gate: Gate,
+    /// How many slots have tasks in flight.
+    pub(crate) busy_slots: AtomicUsize,
     /// Why the pool can run no task, once that is so.
     pub(crate) broken: OnceLock<TaskError>,
     /// The worker places.
@@ -339,6 +341,7 @@ impl ProcessPoolBuilder {
             sender,
             receiver,
             gate: Gate::default(),
+            busy_slots: AtomicUsize::new(0),
             broken: OnceLock::new(),
             slots: (0..workers).map(|_| Arc::new(Slot::new())).collect(),
             threads: Mutex::new(Vec::new()),

@@ -12,6 +12,7 @@ use std::collections::VecDeque;
 use std::io;
 use std::net::Shutdown;
 use std::os::unix::net::UnixStream;
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -360,8 +361,13 @@ impl Writer {
     }
 
     /// The next jobs to send, at most the room left in the window; empty if woken instead.
+    ///
+    /// Only a writer whose worker is idle waits on the pool's queue, and it takes one job.
+    /// A worker is sent more ahead only from a backlog, while no other worker is idle and
+    /// its running task is not slow: a task should not wait behind a slow one while another
+    /// worker could run it.
     fn take_batch(&mut self) -> Vec<Job> {
-        let Some(room) = self.room() else {
+        let Some((room, in_flight)) = self.room() else {
             return Vec::new();
         };
         let room = match (self.pool.config.max_tasks_per_child, &self.current) {
@@ -373,23 +379,53 @@ impl Writer {
             return requeued;
         }
         if self.stopping {
-            self.wait_in_flight();
+            self.wait_for_reply(1);
             return Vec::new();
         }
-        self.take_queued(room)
+        if in_flight == 0 {
+            return self.take_first();
+        }
+        let batch = match self.may_send_ahead() {
+            true => self.take_queued(room, None),
+            false => Vec::new(),
+        };
+        if batch.is_empty() {
+            self.wait_for_reply(in_flight);
+        }
+        batch
     }
 
-    /// Waits until the window has room; `None` if the worker ended meanwhile.
-    fn room(&self) -> Option<usize> {
+    /// Whether to send more to a busy worker: no other worker idles, and the running task
+    /// has not taken longer than the work the window is meant to hold.
+    fn may_send_ahead(&self) -> bool {
+        self.pool.busy_slots.load(Ordering::Acquire) == self.pool.slots.len()
+            && self.slot.lock().head_since.elapsed() < WINDOW_TARGET
+    }
+
+    /// Waits for one job for an idle worker, or for a wake-up.
+    fn take_first(&mut self) -> Vec<Job> {
+        let first = select! {
+            recv(self.pool.receiver) -> message => message.ok(),
+            recv(self.slot.wake.1) -> _ => None,
+        };
+        match first {
+            Some(first) => self.take_queued(1, Some(first)),
+            None => Vec::new(),
+        }
+    }
+
+    /// Waits until the window has room; returns the room and the jobs in flight, or `None`
+    /// if the worker ended meanwhile.
+    fn room(&self) -> Option<(usize, usize)> {
         let generation = self.current.as_ref()?.generation;
         let mut state = self.slot.lock();
         loop {
             if !state.serves(generation) {
                 return None;
             }
-            let window = state.window();
-            if state.in_flight.len() < window {
-                return Some(window - state.in_flight.len());
+            let (window, in_flight) = (state.window(), state.in_flight.len());
+            if in_flight < window {
+                return Some((window - in_flight, in_flight));
             }
             state = self.slot.wait(state);
         }
@@ -402,25 +438,22 @@ impl Writer {
         state.requeued.drain(..count).collect()
     }
 
-    /// Waits until the worker answered everything or ended.
-    fn wait_in_flight(&self) {
+    /// Waits until fewer than `in_flight` jobs are in flight, or the worker ended.
+    fn wait_for_reply(&self, in_flight: usize) {
         let Some(current) = &self.current else {
             return;
         };
         let mut state = self.slot.lock();
-        while state.serves(current.generation) && !state.in_flight.is_empty() {
+        while state.serves(current.generation) && state.in_flight.len() >= in_flight.max(1) {
             state = self.slot.wait(state);
         }
     }
 
-    /// Takes up to `room` jobs from the pool's queue, blocking for the first.
-    fn take_queued(&mut self, room: usize) -> Vec<Job> {
+    /// Takes up to `room` jobs, starting with `first` if given, then from the queue without
+    /// waiting; marks each started, dropping the cancelled ones.
+    fn take_queued(&mut self, room: usize, first: Option<Message>) -> Vec<Job> {
         let mut batch = Vec::new();
-        let first = select! {
-            recv(self.pool.receiver) -> message => message.unwrap_or(Message::Stop),
-            recv(self.slot.wake.1) -> _ => return batch,
-        };
-        let mut message = Some(first);
+        let mut message = first.or_else(|| self.pool.receiver.try_recv().ok());
         while let Some(next) = message.take() {
             match next {
                 Message::Run(job) if job.pending.start() => batch.push(job),
@@ -458,6 +491,7 @@ impl Writer {
             }
             if state.in_flight.is_empty() {
                 state.head_since = Instant::now();
+                self.pool.busy_slots.fetch_add(1, Ordering::AcqRel);
             }
             current.sent += batch.len();
             for job in batch {
@@ -543,7 +577,7 @@ fn read_replies(pool: &Inner, slot: &Slot, mut reader: FrameReader<UnixStream>, 
             let _ = reader.source().set_read_timeout(Some(poll));
         }
         match reader.next_frame() {
-            Ok(Some((kind, body))) => match slot.pop_head() {
+            Ok(Some((kind, body))) => match slot.pop_head(pool) {
                 Some(entry) => entry.job.pending.finish(kind, body),
                 None => break,
             },
@@ -564,7 +598,7 @@ fn read_replies(pool: &Inner, slot: &Slot, mut reader: FrameReader<UnixStream>, 
     }
 
     let cause = worker.reaper.reap(worker.pid);
-    let Some(head) = slot.worker_ended(worker.generation) else {
+    let Some(head) = slot.worker_ended(pool, worker.generation) else {
         return;
     };
     let error = match (killed_running, timeout) {
@@ -587,9 +621,12 @@ fn is_timeout(error: &io::Error) -> bool {
 
 impl Slot {
     /// Removes the oldest in-flight job, answered now, and updates the window.
-    fn pop_head(&self) -> Option<InFlight> {
+    fn pop_head(&self, pool: &Inner) -> Option<InFlight> {
         let mut state = self.lock();
         let entry = state.in_flight.pop_front()?;
+        if state.in_flight.is_empty() {
+            pool.busy_slots.fetch_sub(1, Ordering::AcqRel);
+        }
         let now = Instant::now();
         let took = now.saturating_duration_since(state.head_since);
         state.time_per_task = (state.time_per_task * 7 + took) / 8;
@@ -618,12 +655,15 @@ impl Slot {
 
     /// Records that the worker of `generation` ended: returns the job it was running and
     /// requeues the jobs sent after it, which it never started.
-    fn worker_ended(&self, generation: u64) -> Option<InFlight> {
+    fn worker_ended(&self, pool: &Inner, generation: u64) -> Option<InFlight> {
         let mut state = self.lock();
         if state.generation == generation {
             state.live = false;
         }
         let mut in_flight = std::mem::take(&mut state.in_flight);
+        if !in_flight.is_empty() {
+            pool.busy_slots.fetch_sub(1, Ordering::AcqRel);
+        }
         let head = in_flight.pop_front();
         for entry in in_flight.into_iter().rev() {
             state.requeued.push_front(entry.job);
