@@ -7,6 +7,9 @@
 //! Every round runs each system of each selected workload once, so the systems alternate
 //! under the same machine load; the table reports medians over rounds and the ratio
 //! poolscope/peer taken within each round.
+//!
+//! Do not rebuild the binary while it runs: process workers and memory probes re-execute
+//! it, and a worker refuses to serve a parent whose executable file has changed.
 
 mod cli;
 mod harness;

@@ -36,14 +36,31 @@ pub fn markdown(measured: &[Measured], rounds: usize, command: &str) -> String {
     text
 }
 
-/// How to read the table.
+/// How to read the table, and what each workload does.
 const NOTES: &str = "
 Each round runs every system of a workload once, one after the other, starting each round
 from a different system. *median* is the median over rounds; *ratio* is the median over rounds
 of poolscope's figure divided by the peer's figure of the same round. For tasks/s a ratio
 above 1 means poolscope is faster; for ms, µs and bytes/task a ratio below 1 means poolscope
 needs less. Pool creation and shutdown are timed in every throughput workload, for every
-system. Python's figures exclude the interpreter's start.
+system. Python's figures exclude the interpreter's start. Every run checks its results.
+
+- tiny-thread: 100,000 submits of `x + 1` on 2 threads, every result collected. rayon and
+  threadpool send results back through a channel.
+- latency-thread, latency-process: one task at a time on a warm pool of 2, submit to result.
+- tiny-process: 20,000 tasks `x -> 2x` on 2 processes, one submit each; procspawn keeps at
+  most 1,024 calls in flight.
+- tiny-process-chunked: the same through `map_chunked(f, items, 64)`, against
+  `multiprocessing.Pool(2).imap(f, items, chunksize=64)`.
+- payload-process: 2,000 tasks that take a 64 KiB `Vec<u8>` (`bytes` in Python) and return
+  its byte sum.
+- startup-process: start 4 workers, run 1 task, shut down; the median of 20 per round.
+- cpu-process: 16 tasks of about 50 ms of CPU each (a calibrated busy loop) on 2 workers,
+  against the same tasks run one after the other, and split between 2 plain threads.
+- memory-thread, memory-process: 1,000,000 tasks queued at once behind blocked workers; the
+  growth of the parent's peak resident size (VmHWM) per queued task, handles included.
+
+Figures and sizes are those of a full run; `--quick` shrinks every size.
 ";
 
 /// The markdown table alone.
