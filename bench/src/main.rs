@@ -14,6 +14,7 @@
 mod cli;
 mod harness;
 mod memory;
+mod probe;
 mod processes;
 mod procspawn_peers;
 mod python;
@@ -33,7 +34,7 @@ fn main() -> ExitCode {
     procspawn::init();
 
     let args: Vec<String> = std::env::args().skip(1).collect();
-    if let Some(code) = memory::serve_probe(&args) {
+    if let Some(code) = probe::serve(&args) {
         return code;
     }
     match cli::parse(args) {
@@ -64,6 +65,7 @@ fn workloads(sizes: &Sizes) -> Vec<Workload> {
         processes::tiny_process_chunked(sizes),
         processes::payload_process(sizes),
         processes::startup_process(sizes),
+        processes::startup_process_cold(sizes),
         processes::cpu_process(sizes),
         processes::latency_process(sizes),
         memory::memory_thread(sizes),

@@ -1,14 +1,12 @@
 //! The memory workloads: the parent's peak memory per task queued behind blocked workers.
 //!
-//! Each figure comes from a fresh child process (this same binary, re-run with a hidden
-//! `__memory-probe` argument), so that the peak resident size it reads is its own and not
+//! Each figure comes from a fresh child process (see [`crate::probe`]), so that the peak resident size it reads is its own and not
 //! left over from an earlier workload. The child starts a 2-worker pool, blocks every worker
 //! in a first task, reads its resident size, queues the tasks while keeping their handles,
 //! reads its peak resident size, then releases the workers and checks every result. The
 //! figure is (peak after − resident before) / tasks: it counts the handles, the vector that
 //! holds them and each task's 8-byte argument.
 
-use std::process::{Command, ExitCode};
 use std::sync::mpsc;
 use std::sync::{Arc, Condvar, Mutex};
 
@@ -17,10 +15,8 @@ use poolscope::ThreadPool;
 use crate::cli::Sizes;
 mod process_probe;
 
-use crate::harness::{BenchResult, System, Target, Unit, Workload, check_sum};
-
-/// The hidden first argument that makes this binary a memory probe.
-const PROBE_FLAG: &str = "__memory-probe";
+use crate::harness::{BenchResult, Target, Unit, Workload, check_sum};
+use crate::probe;
 
 /// Workers of every pool here.
 const WORKERS: usize = 2;
@@ -33,10 +29,10 @@ pub fn memory_thread(sizes: &Sizes) -> Workload {
         metrics: &[""],
         unit: Unit::BytesPerTask,
         systems: vec![
-            probe_system("poolscope ThreadPool", "poolscope-thread", n)
+            probe::system("poolscope ThreadPool", "memory-poolscope-thread", n)
                 .with_target(Target::AtMost(200.0)),
-            probe_system("rayon ThreadPool", "rayon", n),
-            probe_system("threadpool", "threadpool", n),
+            probe::system("rayon ThreadPool", "memory-rayon", n),
+            probe::system("threadpool", "memory-threadpool", n),
         ],
         compared: true,
     }
@@ -50,72 +46,21 @@ pub fn memory_process(sizes: &Sizes) -> Workload {
         metrics: &[""],
         unit: Unit::BytesPerTask,
         systems: vec![
-            probe_system("poolscope ProcessPool", "poolscope-process", n)
+            probe::system("poolscope ProcessPool", "memory-poolscope-process", n)
                 .with_target(Target::AtMost(200.0)),
         ],
         compared: true,
     }
 }
 
-/// A contender that runs the probe `kind` with `tasks` tasks in a child process.
-fn probe_system(name: &'static str, kind: &'static str, tasks: usize) -> System {
-    System::new(name, move || run_probe(kind, tasks))
-}
-
-/// Runs this binary as a probe and parses the figure it prints.
-fn run_probe(kind: &str, tasks: usize) -> BenchResult<Vec<f64>> {
-    let output = Command::new(std::env::current_exe()?)
-        .args([PROBE_FLAG, kind, &tasks.to_string()])
-        .output()?;
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    if !output.status.success() {
-        let stderr = String::from_utf8_lossy(&output.stderr);
-        return Err(format!(
-            "memory probe {kind} failed ({}): {}",
-            output.status,
-            stderr.trim()
-        )
-        .into());
-    }
-    let figure = stdout
-        .trim()
-        .parse::<f64>()
-        .map_err(|_| format!("memory probe {kind} printed `{}`", stdout.trim()))?;
-    Ok(vec![figure])
-}
-
-/// Runs the probe if `args` ask for one, returning the exit code; `None` otherwise.
-pub fn serve_probe(args: &[String]) -> Option<ExitCode> {
-    let [flag, kind, tasks] = args else {
-        return None;
-    };
-    if flag != PROBE_FLAG {
-        return None;
-    }
-    let outcome = tasks
-        .parse::<usize>()
-        .map_err(|_| format!("bad task count `{tasks}`").into())
-        .and_then(|tasks| probe(kind, tasks));
-    match outcome {
-        Ok(figure) => {
-            println!("{figure}");
-            Some(ExitCode::SUCCESS)
-        }
-        Err(error) => {
-            eprintln!("{error}");
-            Some(ExitCode::FAILURE)
-        }
-    }
-}
-
-/// Measures one pool kind; the figure is bytes per queued task.
-fn probe(kind: &str, tasks: usize) -> BenchResult<f64> {
+/// Measures one pool kind in this process, if `kind` names one; bytes per queued task.
+pub fn probe(kind: &str, tasks: usize) -> Option<BenchResult<f64>> {
     match kind {
-        "poolscope-thread" => probe_poolscope_thread(tasks),
-        "poolscope-process" => process_probe::run(tasks),
-        "rayon" => probe_rayon(tasks),
-        "threadpool" => probe_threadpool(tasks),
-        _ => Err(format!("unknown memory probe `{kind}`").into()),
+        "memory-poolscope-thread" => Some(probe_poolscope_thread(tasks)),
+        "memory-poolscope-process" => Some(process_probe::run(tasks)),
+        "memory-rayon" => Some(probe_rayon(tasks)),
+        "memory-threadpool" => Some(probe_threadpool(tasks)),
+        _ => None,
     }
 }
 

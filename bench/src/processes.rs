@@ -14,7 +14,7 @@ use crate::harness::{
 };
 use crate::stats::median;
 use crate::work::{burn, byte_sum, calibrate, double, increment, payload, payload_total};
-use crate::{procspawn_peers, python};
+use crate::{probe, procspawn_peers, python};
 
 /// Workers of the throughput and latency pools.
 const WORKERS: usize = 2;
@@ -104,6 +104,43 @@ pub fn startup_process(sizes: &Sizes) -> Workload {
         ],
         compared: true,
     }
+}
+
+/// `startup-process-cold`: the same in a fresh program, where the first pool also starts the
+/// fork server that later pools share.
+pub fn startup_process_cold(sizes: &Sizes) -> Workload {
+    let repetitions = sizes.startup_repetitions.div_ceil(4);
+    Workload {
+        name: "startup-process-cold",
+        metrics: &[""],
+        unit: Unit::Milliseconds,
+        systems: vec![System::new("poolscope ProcessPool", move || {
+            let times: BenchResult<Vec<f64>> = (0..repetitions)
+                .map(|_| probe::run(COLD_START_PROBE, 4))
+                .collect();
+            Ok(vec![median(&times?).ok_or("no repetitions")?])
+        })],
+        compared: true,
+    }
+}
+
+/// The probe that times the first pool of a fresh program.
+const COLD_START_PROBE: &str = "startup-cold";
+
+/// Takes the figure of the probe `kind` in this process, if `kind` names one of this module.
+pub fn probe(kind: &str, workers: usize) -> Option<BenchResult<f64>> {
+    (kind == COLD_START_PROBE).then(|| cold_start(workers))
+}
+
+/// Starts this program's first pool of `workers`, runs one task and shuts down; in ms.
+fn cold_start(workers: usize) -> BenchResult<f64> {
+    let started = Instant::now();
+    let pool = start_pool(workers)?;
+    let got = pool.submit(increment, 1).result()?;
+    pool.shutdown(true);
+    let millis = started.elapsed().as_secs_f64() * 1e3;
+    check_sum("startup-process-cold", got, 2)?;
+    Ok(millis)
 }
 
 /// `cpu-process`: CPU-bound tasks on 2 workers against the same tasks run serially.

@@ -54,7 +54,10 @@ system. Python's figures exclude the interpreter's start. Every run checks its r
   `multiprocessing.Pool(2).imap(f, items, chunksize=64)`.
 - payload-process: 2,000 tasks that take a 64 KiB `Vec<u8>` (`bytes` in Python) and return
   its byte sum.
-- startup-process: start 4 workers, run 1 task, shut down; the median of 20 per round.
+- startup-process: start 4 workers, run 1 task, shut down; the median of 20 per round. Every
+  poolscope pool of a program shares one fork server, so after the first pool this measures
+  forking workers from a running server; startup-process-cold times the first pool of a fresh
+  program, fork server start included (the median of 5 programs per round).
 - cpu-process: 16 tasks of about 50 ms of CPU each (a calibrated busy loop) on 2 workers,
   against the same tasks run one after the other, and split between 2 plain threads.
 - memory-thread, memory-process: 1,000,000 tasks queued at once behind blocked workers; the
