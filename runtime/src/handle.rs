@@ -49,7 +49,7 @@ pub(crate) struct Promise<T> {
 }
 
 /// The state both sides share.
-struct Shared<T> {
+pub(crate) struct Shared<T> {
     /// Where the task is, and who waits for it.
     state: Mutex<State<T>>,
     /// Signalled when the task leaves its last unsettled phase, if anybody is blocked on it.
@@ -65,10 +65,13 @@ struct Shared<T> {
 struct State<T> {
     /// Where the task is in its life.
     phase: Phase,
-    /// Callbacks and wait signals to run once the task settles.
-    listeners: Vec<Listener<T>>,
-    /// The waker of the async task awaiting this handle, if any.
-    waker: Option<Waker>,
+    /// Callbacks, wait signals and wakers to run once the task settles; boxed, since most
+    /// tasks have none and a queued task should stay small.
+    #[allow(
+        clippy::box_collection,
+        reason = "one pointer instead of a three-word Vec in every queued task"
+    )]
+    listeners: Option<Box<Vec<Listener<T>>>>,
     /// How many threads block on [`Shared::finished`].
     blocked: u32,
 }
@@ -94,6 +97,35 @@ enum Listener<T> {
     Callback(Callback<T>),
     /// A signal of [`crate::wait`], told this handle's index once the task is done.
     Signal(Arc<Signal>, usize),
+    /// The waker of the async task awaiting this handle.
+    Waker(Waker),
+}
+
+impl<T> State<T> {
+    /// Adds a listener.
+    fn listen(&mut self, listener: Listener<T>) {
+        self.listeners.get_or_insert_default().push(listener);
+    }
+
+    /// Takes every listener.
+    fn take_listeners(&mut self) -> Vec<Listener<T>> {
+        self.listeners
+            .take()
+            .map(|listeners| *listeners)
+            .unwrap_or_default()
+    }
+
+    /// Sets the waker to wake on settling, replacing an earlier one.
+    fn set_waker(&mut self, waker: &Waker) {
+        let listeners = self.listeners.get_or_insert_default();
+        for listener in listeners.iter_mut() {
+            if let Listener::Waker(old) = listener {
+                old.clone_from(waker);
+                return;
+            }
+        }
+        listeners.push(Listener::Waker(waker.clone()));
+    }
 }
 
 impl Phase {
@@ -113,8 +145,7 @@ pub(crate) fn pair<T>() -> (Handle<T>, Promise<T>) {
     let shared = Arc::new(Shared {
         state: Mutex::new(State {
             phase: Phase::Pending,
-            listeners: Vec::new(),
-            waker: None,
+            listeners: None,
             blocked: 0,
         }),
         finished: Condvar::new(),
@@ -220,7 +251,7 @@ impl<T> Handle<T> {
             match state.phase {
                 Phase::Pending => {
                     state.phase = Phase::Settling;
-                    Some(std::mem::take(&mut state.listeners))
+                    Some(state.take_listeners())
                 }
                 Phase::Cancelled => return true,
                 _ => return false,
@@ -246,7 +277,7 @@ impl<T> Handle<T> {
         {
             let mut state = lock(&self.shared.state);
             if !state.phase.is_done() {
-                state.listeners.push(Listener::Callback(Box::new(callback)));
+                state.listen(Listener::Callback(Box::new(callback)));
                 return;
             }
         }
@@ -270,7 +301,7 @@ impl<T> Handle<T> {
             let mut state = lock(&self.shared.state);
             if !state.phase.is_done() {
                 let listener = Listener::Signal(Arc::clone(signal), index);
-                state.listeners.push(listener);
+                state.listen(listener);
                 return;
             }
         }
@@ -302,7 +333,7 @@ impl<T> Future for Handle<T> {
     fn poll(self: Pin<&mut Self>, context: &mut Context<'_>) -> Poll<Outcome<T>> {
         let mut state = lock(&self.shared.state);
         if !state.phase.is_done() {
-            state.waker = Some(context.waker().clone());
+            state.set_waker(context.waker());
             return Poll::Pending;
         }
         drop(state);
@@ -314,16 +345,16 @@ impl<T> Future for Handle<T> {
 impl<T> Promise<T> {
     /// Moves a pending task to running; `false` if it was cancelled and must not run.
     pub(crate) fn start(&self) -> bool {
-        let Some(shared) = &self.shared else {
-            return false;
-        };
-        let mut state = lock(&shared.state);
-        if state.phase == Phase::Pending {
-            state.phase = Phase::Running;
-            true
-        } else {
-            false
-        }
+        self.shared.as_ref().is_some_and(|shared| shared.start())
+    }
+
+    /// The shared cell itself, for a pool that keeps it without the promise's wrapper.
+    ///
+    /// Whoever takes it must settle it: dropping it does not.
+    pub(crate) fn into_shared(mut self) -> Arc<Shared<T>> {
+        self.shared
+            .take()
+            .expect("an unsettled promise holds its cell")
     }
 
     /// Settles the task with `outcome`, unless it was already settled (cancelled).
@@ -343,15 +374,26 @@ impl<T> Drop for Promise<T> {
 }
 
 impl<T> Shared<T> {
+    /// Moves a pending task to running; `false` if it was cancelled and must not run.
+    pub(crate) fn start(&self) -> bool {
+        let mut state = lock(&self.state);
+        if state.phase == Phase::Pending {
+            state.phase = Phase::Running;
+            true
+        } else {
+            false
+        }
+    }
+
     /// Claims the task for settling and publishes `outcome`; a no-op if already settled.
-    fn settle(&self, outcome: Outcome<T>) {
+    pub(crate) fn settle(&self, outcome: Outcome<T>) {
         let listeners = {
             let mut state = lock(&self.state);
             if !matches!(state.phase, Phase::Pending | Phase::Running) {
                 return;
             }
             state.phase = Phase::Settling;
-            std::mem::take(&mut state.listeners)
+            state.take_listeners()
         };
 
         // A task the pool cancels (at shutdown_cancel) is as cancelled as one the caller cancels.
@@ -366,36 +408,36 @@ impl<T> Shared<T> {
     ///
     /// The caller has moved the task to [`Phase::Settling`] and taken its listeners.
     fn publish(&self, mut listeners: Vec<Listener<T>>, outcome: Outcome<T>, phase: Phase) {
-        let mut signals = Vec::new();
+        let mut to_wake = Vec::new();
         loop {
-            // Run callbacks; keep signals for after the task is published as done.
+            // Run callbacks; keep signals and wakers for after the task is published as done.
             for listener in listeners.drain(..) {
                 match listener {
                     Listener::Callback(callback) => run_callback(callback, &outcome),
-                    Listener::Signal(signal, index) => signals.push((signal, index)),
+                    other => to_wake.push(other),
                 }
             }
 
             // Pick up listeners added while the callbacks ran, or publish.
             let mut state = lock(&self.state);
-            if !state.listeners.is_empty() {
-                listeners = std::mem::take(&mut state.listeners);
+            if state.listeners.is_some() {
+                listeners = state.take_listeners();
                 continue;
             }
             *lock(&self.outcome) = Some(outcome);
             state.phase = phase;
-            let waker = state.waker.take();
             if state.blocked > 0 {
                 self.finished.notify_all();
             }
             drop(state);
 
             // Wake whoever waits, outside the lock.
-            for (signal, index) in signals {
-                signal.notify(index);
-            }
-            if let Some(waker) = waker {
-                waker.wake();
+            for listener in to_wake {
+                match listener {
+                    Listener::Signal(signal, index) => signal.notify(index),
+                    Listener::Waker(waker) => waker.wake(),
+                    Listener::Callback(_) => {}
+                }
             }
             return;
         }

@@ -22,7 +22,7 @@ use serde::de::DeserializeOwned;
 
 use crate::error::{BuildError, TaskError};
 use crate::gate::Gate;
-use crate::handle::{Handle, Promise, pair};
+use crate::handle::{Handle, Promise, Shared, pair};
 use crate::map::Map;
 
 pub use chunks::ChunkedMap;
@@ -395,7 +395,7 @@ impl Inner {
         let job = Job {
             call,
             payload,
-            pending: Box::new(promise),
+            pending: promise.into_shared(),
         };
         if let Some(error) = self.broken.get() {
             return job.pending.fail(error.clone());
@@ -467,15 +467,15 @@ impl Inner {
     }
 }
 
-impl<R> Pending for Promise<R>
+impl<R> Pending for Shared<R>
 where
     R: DeserializeOwned + Send,
 {
     fn start(&self) -> bool {
-        Promise::start(self)
+        Shared::start(self)
     }
 
-    fn finish(self: Box<Self>, kind: u8, body: &[u8]) {
+    fn finish(&self, kind: u8, body: &[u8]) {
         let outcome = match kind {
             REPLY_VALUE => postcard::from_bytes(body)
                 .map_err(|error| TaskError::Codec(format!("could not decode the result: {error}"))),
@@ -490,7 +490,7 @@ where
         self.settle(outcome);
     }
 
-    fn fail(self: Box<Self>, error: TaskError) {
+    fn fail(&self, error: TaskError) {
         self.settle(Err(error));
     }
 }

@@ -35,14 +35,16 @@ const WINDOW_TARGET: Duration = Duration::from_millis(2);
 /// Consecutive failed starts after which the pool is declared broken.
 const MAX_START_FAILURES: u32 = 3;
 
-/// The pool's side of a task whose outcome arrives as bytes.
-pub(crate) trait Pending: Send {
+/// The pool's side of a task whose outcome arrives as bytes, its value type erased.
+///
+/// Settling is idempotent: the first outcome wins.
+pub(crate) trait Pending: Send + Sync {
     /// Marks the task running; `false` if it was cancelled and must not be sent.
     fn start(&self) -> bool;
     /// Settles the task from a reply frame of `kind` with `body`.
-    fn finish(self: Box<Self>, kind: u8, body: &[u8]);
+    fn finish(&self, kind: u8, body: &[u8]);
     /// Settles the task with `error`.
-    fn fail(self: Box<Self>, error: TaskError);
+    fn fail(&self, error: TaskError);
 }
 
 /// A task as the pool queues and sends it.
@@ -52,7 +54,15 @@ pub(crate) struct Job {
     /// The encoded argument; kept until answered, to resend if the worker dies first.
     pub(crate) payload: Vec<u8>,
     /// Where the outcome goes.
-    pub(crate) pending: Box<dyn Pending>,
+    pub(crate) pending: Arc<dyn Pending>,
+}
+
+impl Drop for Job {
+    fn drop(&mut self) {
+        // A job dropped unsettled (only if the pool lost track of it) must not leave its
+        // handle waiting; this is a no-op for a settled one.
+        self.pending.fail(TaskError::Cancelled);
+    }
 }
 
 /// A job sent to the current worker.
