@@ -4,8 +4,9 @@
 //! left over from an earlier workload. The child starts a 2-worker pool, blocks every worker
 //! in a first task, reads its resident size, queues the tasks while keeping their handles,
 //! reads its peak resident size, then releases the workers and checks every result. The
-//! figure is (peak after − resident before) / tasks: it counts the handles, the vector that
-//! holds them and each task's 8-byte argument.
+//! total is (peak after − resident before) / tasks: it counts the handles, the vector that
+//! holds them and each task's 8-byte argument. The target is on the figure beyond that
+//! payload: the total less the argument's 8 bytes.
 
 use std::sync::mpsc;
 use std::sync::{Arc, Condvar, Mutex};
@@ -15,7 +16,7 @@ use poolscope::ThreadPool;
 use crate::cli::Sizes;
 mod process_probe;
 
-use crate::harness::{BenchResult, Target, Unit, Workload, check_sum};
+use crate::harness::{BenchResult, System, Target, Unit, Workload, check_sum};
 use crate::probe;
 
 /// Workers of every pool here.
@@ -26,13 +27,13 @@ pub fn memory_thread(sizes: &Sizes) -> Workload {
     let n = sizes.memory_tasks;
     Workload {
         name: "memory-thread",
-        metrics: &[""],
+        metrics: &["beyond payload", "total"],
         unit: Unit::BytesPerTask,
         systems: vec![
-            probe::system("poolscope ThreadPool", "memory-poolscope-thread", n)
+            probe_system("poolscope ThreadPool", "memory-poolscope-thread", n)
                 .with_target(Target::AtMost(200.0)),
-            probe::system("rayon ThreadPool", "memory-rayon", n),
-            probe::system("threadpool", "memory-threadpool", n),
+            probe_system("rayon ThreadPool", "memory-rayon", n),
+            probe_system("threadpool", "memory-threadpool", n),
         ],
         compared: true,
     }
@@ -43,14 +44,25 @@ pub fn memory_process(sizes: &Sizes) -> Workload {
     let n = sizes.memory_tasks;
     Workload {
         name: "memory-process",
-        metrics: &[""],
+        metrics: &["beyond payload", "total"],
         unit: Unit::BytesPerTask,
         systems: vec![
-            probe::system("poolscope ProcessPool", "memory-poolscope-process", n)
+            probe_system("poolscope ProcessPool", "memory-poolscope-process", n)
                 .with_target(Target::AtMost(200.0)),
         ],
         compared: true,
     }
+}
+
+/// The size of each queued task's own argument, a `u64`: its payload.
+const PAYLOAD: f64 = std::mem::size_of::<u64>() as f64;
+
+/// A contender whose figures are bytes per task beyond the payload, then in total.
+fn probe_system(name: &'static str, kind: &'static str, tasks: usize) -> System {
+    System::new(name, move || {
+        let total = probe::run(kind, tasks)?;
+        Ok(vec![total - PAYLOAD, total])
+    })
 }
 
 /// Measures one pool kind in this process, if `kind` names one; bytes per queued task.

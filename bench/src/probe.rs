@@ -6,16 +6,11 @@
 
 use std::process::{Command, ExitCode};
 
-use crate::harness::{BenchResult, System};
+use crate::harness::BenchResult;
 use crate::{memory, processes};
 
 /// The hidden first argument that makes this binary a probe.
 const PROBE_FLAG: &str = "__probe";
-
-/// A contender that runs the probe `kind` with `size` in a child process.
-pub fn system(name: &'static str, kind: &'static str, size: usize) -> System {
-    System::new(name, move || Ok(vec![run(kind, size)?]))
-}
 
 /// Runs this binary as the probe `kind` and parses the figure it prints.
 pub fn run(kind: &str, size: usize) -> BenchResult<f64> {

@@ -61,7 +61,9 @@ system. Python's figures exclude the interpreter's start. Every run checks its r
 - cpu-process: 16 tasks of about 50 ms of CPU each (a calibrated busy loop) on 2 workers,
   against the same tasks run one after the other, and split between 2 plain threads.
 - memory-thread, memory-process: 1,000,000 tasks queued at once behind blocked workers; the
-  growth of the parent's peak resident size (VmHWM) per queued task, handles included.
+  growth of the parent's peak resident size (VmHWM) per queued task, handles and the
+  caller's vector of them included; *beyond payload* subtracts the task's own 8-byte
+  argument, wherever the pool keeps it.
 
 Figures and sizes are those of a full run; `--quick` shrinks every size.
 ";
