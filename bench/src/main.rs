@@ -116,12 +116,12 @@ fn keep_systems(mut workload: Workload, system: Option<&str>) -> Workload {
 /// The command line as a user would retype it.
 fn command_line() -> String {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    format!(
-        "cargo run --release -p poolscope-bench -- {}",
-        args.join(" ")
-    )
-    .trim_end()
-    .to_owned()
+    let command = "cargo run --release -p poolscope-bench";
+    if args.is_empty() {
+        command.to_owned()
+    } else {
+        format!("{command} -- {}", args.join(" "))
+    }
 }
 
 /// Writes the report where `--out` says, or to `bench/RESULTS.md` after a full run of all.
