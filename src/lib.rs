@@ -8,4 +8,5 @@
 //! assert_eq!(answer.result(), Ok(42));
 //! ```
 
+pub use poolscope_macros::{pool, pool_scope};
 pub use poolscope_runtime::*;

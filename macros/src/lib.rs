@@ -1,3 +1,192 @@
 //! Procedural macros of poolscope: `#[pool]` and `pool_scope!`.
 //!
-//! Use them through the `poolscope` crate, which re-exports them.
+//! Use them through the `poolscope` crate, which re-exports them. The code they generate
+//! names only `::poolscope::...` paths.
+//!
+//! The attribute works in three stages, one module each: `parse` reads the options as
+//! written, `validate` checks them and the function and reports errors at the user's
+//! tokens, `expand` writes the code and cannot fail.
+
+mod expand;
+mod message;
+mod parse;
+mod scope;
+mod signature;
+mod validate;
+
+use proc_macro::TokenStream;
+
+/// Turns a free function into one whose calls run on a pool and return a handle at once.
+///
+/// ```
+/// use poolscope::{pool, pool_scope};
+///
+/// /// Squares `n` on a thread of its own pool.
+/// #[pool(thread, workers = 2)]
+/// fn square(n: u64) -> u64 {
+///     n * n
+/// }
+///
+/// let total: u64 = pool_scope! {
+///     let handles: Vec<_> = (1..=4).map(square).collect();
+///     handles.into_iter().map(|handle| handle.result().unwrap()).sum()
+/// };
+/// assert_eq!(total, 1 + 4 + 9 + 16);
+/// assert_eq!(square_sync(5), 25);
+/// ```
+///
+/// # Kinds and options
+///
+/// `#[pool(KIND, OPTION = VALUE, ...)]`, the kind first:
+///
+/// | option | kinds | value | default |
+/// |---|---|---|---|
+/// | `workers` | both | a `usize` expression | the available parallelism |
+/// | `name` | `thread` | the thread-name prefix, `impl Into<String>` | `"ThreadPool"` |
+/// | `timeout` | `process` | a `Duration`: the longest a task may run | none |
+/// | `max_tasks_per_child` | `process` | a `usize`: tasks before a worker is replaced | none |
+/// | `start` | `process` | `forkserver`, `spawn` or `fork` | `forkserver` |
+///
+/// Option values are evaluated when the function's pool is made, at its first call in a
+/// scope or in the process.
+///
+/// # What a call does
+///
+/// The function keeps its name, visibility, documentation and attributes, but returns
+/// `::poolscope::Handle<R>` for its return type `R`. A call submits the body with the
+/// given arguments and returns at once.
+///
+/// - Inside [`pool_scope!`] the call runs on a pool that the innermost scope of the
+///   calling thread owns, one per function, made at its first call there. Calls from
+///   helper functions made on the same thread during the block belong to the scope too.
+/// - Outside any scope it runs on a process-wide pool of that function, made at its first
+///   call. When `main` returns, the process waits for those pools' tasks before it exits.
+///
+/// With `process`, the arguments are packed into a tuple and sent, with a function that
+/// unpacks them and runs the body, to `ProcessPool::submit`; arguments and result must be
+/// `Serialize + DeserializeOwned + Send + 'static`. With `thread` they must be
+/// `Send + 'static`.
+///
+/// # The body, synchronously
+///
+/// The body stays callable on the current thread as a sibling function named
+/// `{name}_sync`, with the original signature, visibility and attributes: for
+/// `fn square(n: u64) -> u64`, `square_sync(n)` returns the `u64` directly. Tests and code
+/// that already runs on a worker use it.
+///
+/// # What it writes
+///
+/// ```text
+/// #[pool(thread, workers = 2)]
+/// fn square(n: u64) -> u64 { n * n }
+/// ```
+///
+/// becomes, in short:
+///
+/// ```text
+/// fn square(n: u64) -> ::poolscope::Handle<u64> {
+///     fn __build_pool() -> Result<::poolscope::ThreadPool, ::poolscope::BuildError> {
+///         ::poolscope::ThreadPool::builder().workers(2).build()
+///     }
+///     static __POOL: ::poolscope::__private::PoolSlot<::poolscope::ThreadPool> = /* ... */;
+///     ::poolscope::__private::assert_thread_argument::<u64>();
+///     ::poolscope::__private::assert_thread_result::<u64>();
+///     __POOL.submit(__build_pool, move |__pool| __pool.submit(move || square_sync(n)))
+/// }
+///
+/// /// Runs the body of [`square`] on the calling thread and returns its value.
+/// fn square_sync(n: u64) -> u64 { n * n }
+/// ```
+///
+/// # Errors at compile time
+///
+/// Unknown kinds and options, repeated options, options of the other kind, a literal
+/// `workers = 0`, `async`, `const`, `unsafe` and `extern` functions, `self` receivers,
+/// lifetime parameters, borrowed arguments and results, and `impl Trait` are reported at
+/// the tokens concerned; the function is still emitted unchanged, so one mistake gives one
+/// error. Argument and result types that cannot reach a worker are reported at the type.
+///
+/// # Panics
+///
+/// The first call panics if its pool cannot be built because of its options, such as
+/// `workers` evaluating to 0. A pool whose workers the system cannot start is reported
+/// through the handle instead, as `TaskError::WorkerStart`.
+///
+/// # Limitations
+///
+/// - Generic functions are supported with type and const parameters; the bounds the
+///   body needs, and `Send + 'static` (thread) or the serde traits (process) for the types
+///   that cross to the worker, are written by the user.
+/// - A call made by a task running on a worker does not belong to the scope that
+///   submitted the task: it runs on that function's process-wide pool.
+/// - Process-wide pools are waited for when `main` returns or `std::process::exit` is
+///   called, not when the process ends by a signal or `_exit`. A worker process of a
+///   `ProcessPool` ends with `_exit`, so process-wide pools its tasks make are not waited
+///   for.
+#[proc_macro_attribute]
+pub fn pool(args: TokenStream, item: TokenStream) -> TokenStream {
+    pool_attribute(args.into(), item.into()).into()
+}
+
+/// Runs the statements of its block with a scope of pools of its own, and shuts those
+/// pools down, waiting for every task, when the block is left in any way.
+///
+/// The block's value is the macro's value. `return`, `?` and `break` inside it act on the
+/// enclosing function or loop, as in any block, and still shut the pools down first; so
+/// does a panic. Scopes nest: an inner scope owns its own pools.
+///
+/// ```
+/// use poolscope::{pool, pool_scope};
+///
+/// #[pool(thread, workers = 1)]
+/// fn slow_double(n: u32) -> u32 {
+///     std::thread::sleep(std::time::Duration::from_millis(20));
+///     n * 2
+/// }
+///
+/// let handle = pool_scope! {
+///     slow_double(21)
+/// };
+/// // The scope waited for the task before it ended.
+/// assert!(handle.done());
+/// assert_eq!(handle.result(), Ok(42));
+/// ```
+#[proc_macro]
+pub fn pool_scope(statements: TokenStream) -> TokenStream {
+    scope::pool_scope(statements.into()).into()
+}
+
+/// Parses, checks and expands `#[pool(args)] item`; on error, the errors and `item`.
+fn pool_attribute(
+    args: proc_macro2::TokenStream,
+    item: proc_macro2::TokenStream,
+) -> proc_macro2::TokenStream {
+    match checked(args, item.clone()) {
+        Ok((pool, function)) => expand::pool_function(&pool, function),
+        Err(error) => {
+            let mut output = error.to_compile_error();
+            output.extend(item);
+            output
+        }
+    }
+}
+
+/// The checked options and function, or every error found in them.
+fn checked(
+    args: proc_macro2::TokenStream,
+    item: proc_macro2::TokenStream,
+) -> syn::Result<(validate::Pool, syn::ItemFn)> {
+    let attribute = proc_macro2::Span::call_site();
+    let function: syn::ItemFn = syn::parse2(item)
+        .map_err(|error| syn::Error::new(error.span(), message::not_a_function()))?;
+    let pool = parse::Args::parse(args, attribute).and_then(validate::pool);
+    let signature = validate::function(&function);
+    match (pool, signature) {
+        (Ok(pool), Ok(())) => Ok((pool, function)),
+        (Err(mut first), Err(second)) => {
+            first.combine(second);
+            Err(first)
+        }
+        (Err(error), _) | (_, Err(error)) => Err(error),
+    }
+}

@@ -9,11 +9,13 @@
 //! Users normally depend on the `poolscope` crate, which re-exports this one together with
 //! the `#[pool]` and `pool_scope!` macros.
 
+mod bounds;
 mod error;
 mod gate;
 mod handle;
 mod map;
 mod process;
+mod scope;
 mod thread;
 mod wait;
 
@@ -23,3 +25,15 @@ pub use map::Map;
 pub use process::{ChunkedMap, ProcessPool, ProcessPoolBuilder, StartMethod};
 pub use thread::{Builder as ThreadPoolBuilder, ThreadPool};
 pub use wait::{AsCompleted, WaitFor, Waited, as_completed, wait};
+
+/// What the code that `#[pool]` and `pool_scope!` generate calls. Not a public API: it may
+/// change in any release.
+#[doc(hidden)]
+pub mod __private {
+    pub use crate::bounds::{
+        ProcessArgument, ProcessResult, ThreadArgument, ThreadResult, assert_process_argument,
+        assert_process_result, assert_thread_argument, assert_thread_result,
+    };
+    pub use crate::scope::{BuildPool, PoolSlot, Scope, ScopedPool};
+    pub use serde;
+}

@@ -29,6 +29,9 @@ pub(crate) const READY: u8 = 1;
 pub(crate) const INIT_FAILED: u8 = 2;
 /// Frame kind, worker to parent: the worker runs another executable; the body says how.
 pub(crate) const MISMATCH: u8 = 3;
+/// Frame kind, worker to parent: the executable matches and the initializer starts; the
+/// body is the worker's pid, so that the parent can kill a worker whose initializer hangs.
+pub(crate) const STARTING: u8 = 8;
 
 /// The initializer offset that means "no initializer".
 pub(crate) const NO_INITIALIZER: u64 = u64::MAX;
@@ -158,20 +161,27 @@ fn set_up(
     let expected = (read_u64(&body[0..8]), read_u64(&body[8..16]));
     let initializer = read_u64(&body[16..24]);
 
-    let (kind, message) = match check_identity(expected) {
-        Err(message) => (MISMATCH, message),
-        Ok(()) => match run_initializer(initializer) {
-            Err(message) => (INIT_FAILED, message),
-            Ok(()) => (READY, std::process::id().to_string()),
-        },
-    };
-    frame::encode(out, kind, |body| body.extend_from_slice(message.as_bytes()));
-    send_all(socket, out)?;
-    out.clear();
-    match kind {
-        READY => Ok(()),
-        _ => exit_now(0),
+    if let Err(message) = check_identity(expected) {
+        reply(socket, out, MISMATCH, &message)?;
+        exit_now(0);
     }
+    let pid = std::process::id().to_string();
+    reply(socket, out, STARTING, &pid)?;
+    match run_initializer(initializer) {
+        Ok(()) => reply(socket, out, READY, &pid),
+        Err(message) => {
+            reply(socket, out, INIT_FAILED, &message)?;
+            exit_now(0)
+        }
+    }
+}
+
+/// Sends one frame of `kind` whose body is `text`.
+fn reply(socket: &UnixStream, out: &mut Vec<u8>, kind: u8, text: &str) -> io::Result<()> {
+    frame::encode(out, kind, |body| body.extend_from_slice(text.as_bytes()));
+    let sent = send_all(socket, out);
+    out.clear();
+    sent
 }
 
 /// Checks that this process runs the executable the parent runs.

@@ -155,7 +155,7 @@ where
 /// Serializes `value` into `out` as a value reply, or a codec reply if it cannot be.
 fn encode_value<T: Serialize>(out: &mut Vec<u8>, value: &T) -> u8 {
     let start = out.len();
-    match postcard::to_extend(value, Appender(out)) {
+    match postcard::serialize_with_flavor(value, Appender(out)) {
         Ok(_) => REPLY_VALUE,
         Err(error) => {
             out.truncate(start);
@@ -165,11 +165,25 @@ fn encode_value<T: Serialize>(out: &mut Vec<u8>, value: &T) -> u8 {
 }
 
 /// Appends serialized bytes to a borrowed buffer, which survives a failed serialization.
+///
+/// Byte strings are copied whole: byte-by-byte extension is slow in unoptimized builds.
 pub(crate) struct Appender<'a>(pub(crate) &'a mut Vec<u8>);
 
-impl Extend<u8> for Appender<'_> {
-    fn extend<I: IntoIterator<Item = u8>>(&mut self, bytes: I) {
-        self.0.extend(bytes);
+impl postcard::ser_flavors::Flavor for Appender<'_> {
+    type Output = ();
+
+    fn try_push(&mut self, byte: u8) -> postcard::Result<()> {
+        self.0.push(byte);
+        Ok(())
+    }
+
+    fn try_extend(&mut self, bytes: &[u8]) -> postcard::Result<()> {
+        self.0.extend_from_slice(bytes);
+        Ok(())
+    }
+
+    fn finalize(self) -> postcard::Result<()> {
+        Ok(())
     }
 }
 

@@ -297,6 +297,9 @@ impl ProcessPoolBuilder {
     ///
     /// If it panics, no worker can start: every pending and later task reports
     /// [`TaskError::InitializerFailed`] with the panic's message, and no worker is retried.
+    /// The [task timeout](ProcessPoolBuilder::task_timeout) bounds it too; without one, an
+    /// initializer that never returns keeps the pool from starting, and `shutdown(true)`
+    /// from returning.
     pub fn initializer(mut self, initializer: fn()) -> Self {
         self.config.initializer = Some(initializer);
         self
@@ -406,6 +409,11 @@ impl Inner {
         });
         if let Err(job) = queued {
             job.pending.fail(TaskError::Shutdown);
+        }
+
+        // The pool may have broken and emptied its queue just before this job went in.
+        if self.broken.get().is_some() {
+            self.fail_queued(false);
         }
     }
 

@@ -22,14 +22,17 @@ use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 
 use crate::error::TaskError;
-use crate::process::boot::{INIT_FAILED, MISMATCH, NO_INITIALIZER, READY, SETUP, TASK};
+use crate::process::boot::{INIT_FAILED, MISMATCH, NO_INITIALIZER, READY, SETUP, STARTING, TASK};
 use crate::process::call::{Call, offset_of};
 use crate::process::frame::{self, FrameReader, send_all};
 use crate::process::launch::{Reaper, parse_pid, start_process};
 use crate::process::{Inner, Message};
 
-/// The fewest and most tasks sent ahead to one worker.
-const WINDOW: (usize, usize) = (2, 64);
+/// The fewest and most tasks in flight to one worker, the running one included.
+///
+/// A new worker starts at the fewest: nothing waits behind its first tasks until their
+/// times show they are short enough for a backlog to pay.
+const WINDOW: (usize, usize) = (1, 64);
 /// How much work to keep queued in a worker, measured in its recent time per task.
 const WINDOW_TARGET: Duration = Duration::from_millis(2);
 /// Consecutive failed starts after which the pool is declared broken.
@@ -107,9 +110,9 @@ struct SlotState {
 
 /// Why a worker could not be started.
 enum StartFailure {
-    /// The initializer panicked with this message.
+    /// The initializer panicked or overran, as described.
     Initializer(String),
-    /// Anything else, described.
+    /// Anything else went wrong, as described.
     Other(String),
 }
 
@@ -542,20 +545,59 @@ fn start_worker(pool: &Inner) -> Result<(FrameReader<UnixStream>, u32, Reaper), 
     send_all(&socket, &setup).map_err(other)?;
 
     let mut reader = FrameReader::new(socket);
-    let failure = match reader.next_frame() {
-        Ok(Some((READY, body))) => match parse_pid(body) {
-            Some(pid) => return Ok((reader, pid, reaper)),
-            None => StartFailure::Other("the worker sent a malformed start-up reply".to_owned()),
+    let (pid, started) = match reader.next_frame() {
+        Ok(Some((STARTING, body))) => match parse_pid(body) {
+            Some(pid) => (Some(pid), await_ready(pool, &mut reader, pid)),
+            None => (launched, Err(malformed())),
         },
-        Ok(Some((INIT_FAILED, body))) => StartFailure::Initializer(text(body)),
-        Ok(Some((MISMATCH, body))) => StartFailure::Other(text(body)),
-        Ok(_) => StartFailure::Other("the worker sent a malformed start-up reply".to_owned()),
-        Err(error) => StartFailure::Other(format!("the worker ended during start-up: {error}")),
+        Ok(Some((MISMATCH, body))) => (launched, Err(StartFailure::Other(text(body)))),
+        Ok(_) => (launched, Err(malformed())),
+        Err(error) => (launched, Err(ended_during_start_up(&error))),
     };
-    if let Some(pid) = launched {
-        reaper.reap(pid);
+    match started {
+        Ok(pid) => Ok((reader, pid, reaper)),
+        Err(failure) => {
+            if let Some(pid) = pid {
+                reaper.reap(pid);
+            }
+            Err(failure)
+        }
     }
-    Err(failure)
+}
+
+/// Waits for the worker's initializer to finish, at most the task timeout; a worker whose
+/// initializer overruns it is killed.
+fn await_ready(
+    pool: &Inner,
+    reader: &mut FrameReader<UnixStream>,
+    pid: u32,
+) -> Result<u32, StartFailure> {
+    let limit = pool.config.task_timeout;
+    let _ = reader.source().set_read_timeout(limit);
+    let outcome = match reader.next_frame() {
+        Ok(Some((READY, _))) => Ok(pid),
+        Ok(Some((INIT_FAILED, body))) => Err(StartFailure::Initializer(text(body))),
+        Ok(_) => Err(malformed()),
+        Err(error) if is_timeout(&error) => {
+            let _ = kill(Pid::from_raw(pid as i32), Signal::SIGKILL);
+            let limit = limit.unwrap_or_default();
+            let message = format!("the initializer ran longer than the {limit:?} task timeout");
+            Err(StartFailure::Initializer(message))
+        }
+        Err(error) => Err(ended_during_start_up(&error)),
+    };
+    let _ = reader.source().set_read_timeout(None);
+    outcome
+}
+
+/// The failure of a worker that broke the start-up exchange.
+fn malformed() -> StartFailure {
+    StartFailure::Other("the worker sent a malformed start-up reply".to_owned())
+}
+
+/// The failure of a worker whose socket failed during start-up.
+fn ended_during_start_up(error: &io::Error) -> StartFailure {
+    StartFailure::Other(format!("the worker ended during start-up: {error}"))
 }
 
 /// A reply body as text.

@@ -1,0 +1,36 @@
+use std::time::Duration;
+use poolscope::pool;
+/// Checks one input in a worker process, giving up after ten seconds.
+fn check(path: String, __arg1: (u64, u64)) -> ::poolscope::Handle<Result<u64, String>> {
+    fn __build_pool() -> ::core::result::Result<
+        ::poolscope::ProcessPool,
+        ::poolscope::BuildError,
+    > {
+        ::poolscope::ProcessPool::builder()
+            .workers(4)
+            .start_method(::poolscope::StartMethod::Spawn)
+            .task_timeout(Duration::from_secs(10))
+            .build()
+    }
+    static __POOL: ::poolscope::__private::PoolSlot<::poolscope::ProcessPool> = ::poolscope::__private::PoolSlot::new(
+        "check",
+    );
+    ::poolscope::__private::assert_process_argument::<String>();
+    ::poolscope::__private::assert_process_argument::<(u64, u64)>();
+    ::poolscope::__private::assert_process_result::<Result<u64, String>>();
+    fn __call((path, __arg1): (String, (u64, u64))) -> Result<u64, String> {
+        check_sync(path, __arg1)
+    }
+    __POOL.submit(__build_pool, move |__pool| __pool.submit(__call, (path, __arg1)))
+}
+/// Runs the body of [`check`] on the calling thread and returns its value.
+fn check_sync(path: String, (offset, length): (u64, u64)) -> Result<u64, String> {
+    if path.is_empty() {
+        return Err("no path".to_owned());
+    }
+    Ok(offset + length)
+}
+fn main() {
+    let handle = check("input.bin".to_owned(), (0, 512));
+    let _ = handle.result();
+}

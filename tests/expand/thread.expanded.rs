@@ -1,0 +1,38 @@
+use poolscope::{pool, pool_scope};
+/// Counts the words of `text` on a thread pool of four.
+pub fn count_words(text: String) -> ::poolscope::Handle<usize> {
+    fn __build_pool() -> ::core::result::Result<
+        ::poolscope::ThreadPool,
+        ::poolscope::BuildError,
+    > {
+        ::poolscope::ThreadPool::builder()
+            .workers(4)
+            .thread_name_prefix("counter")
+            .build()
+    }
+    static __POOL: ::poolscope::__private::PoolSlot<::poolscope::ThreadPool> = ::poolscope::__private::PoolSlot::new(
+        "count_words",
+    );
+    ::poolscope::__private::assert_thread_argument::<String>();
+    ::poolscope::__private::assert_thread_result::<usize>();
+    __POOL
+        .submit(
+            __build_pool,
+            move |__pool| { __pool.submit(move || count_words_sync(text)) },
+        )
+}
+/// Runs the body of [`count_words`] on the calling thread and returns its value.
+pub fn count_words_sync(text: String) -> usize {
+    text.split_whitespace().count()
+}
+fn main() {
+    let total: usize = {
+        let __scope = ::poolscope::__private::Scope::enter();
+        {
+            let first = count_words("one two".to_owned());
+            let second = count_words("three".to_owned());
+            first.result().unwrap() + second.result().unwrap()
+        }
+    };
+    std::process::exit(if total == 3 { 0 } else { 1 });
+}

@@ -1,0 +1,129 @@
+//! Every start method runs tasks: one by one, mapped, and mapped in chunks; and a worker's
+//! standard output is the program's own.
+
+mod support;
+
+use std::time::Duration;
+
+use poolscope::{ProcessPool, StartMethod, TaskError};
+
+use support::{Rerun, child_role, double, report};
+
+/// A task that panics on 13 and doubles anything else.
+fn double_but_not_13(x: u64) -> u64 {
+    assert_ne!(x, 13, "13 is refused");
+    x * 2
+}
+
+/// A task that prints a line naming its worker, and returns the worker's pid.
+fn print_marker((): ()) -> u32 {
+    let pid = std::process::id();
+    println!("poolscope-marker printed by worker {pid}");
+    pid
+}
+
+/// Submits, maps and maps in chunks on a pool started with `method`.
+fn runs_tasks(method: StartMethod) {
+    let pool = ProcessPool::builder()
+        .workers(2)
+        .start_method(method)
+        .build()
+        .expect("a valid pool");
+
+    assert_eq!(pool.submit(double, 21).result(), Ok(42));
+
+    let mapped: Vec<_> = pool.map(double, 0..100).collect();
+    let expected: Vec<_> = (0..100).map(|x| Ok(x * 2)).collect();
+    assert_eq!(mapped, expected);
+
+    let chunked: Vec<_> = pool.map_chunked(double, 0..1_000, 7).collect();
+    let expected: Vec<_> = (0..1_000).map(|x| Ok(x * 2)).collect();
+    assert_eq!(chunked, expected);
+
+    // A panic in a chunk fails its own item only.
+    let chunked: Vec<_> = pool.map_chunked(double_but_not_13, 0..30, 4).collect();
+    for (x, outcome) in (0..).zip(chunked) {
+        match outcome {
+            Err(TaskError::Panicked(message)) if x == 13 => {
+                assert!(message.contains("13 is refused"), "{message}");
+            }
+            outcome => assert_eq!(outcome, Ok(x * 2), "item {x}"),
+        }
+    }
+    pool.shutdown(true);
+}
+
+#[test]
+fn fork_server_runs_tasks() {
+    runs_tasks(StartMethod::ForkServer);
+}
+
+#[test]
+fn spawn_runs_tasks() {
+    runs_tasks(StartMethod::Spawn);
+}
+
+#[test]
+fn fork_runs_tasks() {
+    runs_tasks(StartMethod::Fork);
+}
+
+/// The start method a role names.
+fn start_method(role: &str) -> StartMethod {
+    match role {
+        "forkserver" => StartMethod::ForkServer,
+        "spawn" => StartMethod::Spawn,
+        "fork" => StartMethod::Fork,
+        other => panic!("unknown start method {other}"),
+    }
+}
+
+/// The child's side: a task prints its marker; the child reports the worker's pid only.
+fn printing_child(role: &str) {
+    let pool = ProcessPool::builder()
+        .workers(1)
+        .start_method(start_method(role))
+        .build()
+        .expect("a valid pool");
+    let pid = pool
+        .submit(print_marker, ())
+        .result()
+        .expect("the task runs");
+    pool.shutdown(true);
+    report(&format!("worker {pid}"));
+}
+
+/// Runs test `test` as a child whose pool starts with `role`, and finds the marker its
+/// worker printed in the child's captured standard output.
+fn worker_prints_to_program_stdout(test: &str, role: &str) {
+    if let Some(role) = child_role() {
+        return printing_child(&role);
+    }
+    let finished = Rerun::start(test, role, &[]).finish(Duration::from_secs(30));
+    finished.assert_success();
+    let reports = finished.reports();
+    let Some(pid) = reports.iter().find_map(|line| line.strip_prefix("worker ")) else {
+        panic!("no worker reported: {finished:?}");
+    };
+    let marker = format!("poolscope-marker printed by worker {pid}");
+    assert!(
+        finished.stdout.iter().any(|line| line.contains(&marker)),
+        "{marker:?} missing from the program's output: {:?}",
+        finished.stdout
+    );
+}
+
+#[test]
+fn fork_server_worker_prints_to_program_stdout() {
+    worker_prints_to_program_stdout("fork_server_worker_prints_to_program_stdout", "forkserver");
+}
+
+#[test]
+fn spawned_worker_prints_to_program_stdout() {
+    worker_prints_to_program_stdout("spawned_worker_prints_to_program_stdout", "spawn");
+}
+
+#[test]
+fn forked_worker_prints_to_program_stdout() {
+    worker_prints_to_program_stdout("forked_worker_prints_to_program_stdout", "fork");
+}

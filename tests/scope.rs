@@ -1,0 +1,184 @@
+//! Where calls of `#[pool]` functions run: scopes, nesting, every way out of a scope, and
+//! the process-wide pools.
+
+use std::panic::catch_unwind;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use poolscope::{pool, pool_scope};
+
+/// A short pause, so that tasks are still running when their scope ends unless it waits.
+const PAUSE: Duration = Duration::from_millis(30);
+
+/// The name of the thread that runs the call.
+#[pool(thread, workers = 2, name = "scoped")]
+fn thread_name() -> String {
+    std::thread::current().name().unwrap_or_default().to_owned()
+}
+
+#[test]
+fn calls_in_a_scope_run_on_the_named_pool() {
+    let name = pool_scope! { thread_name().result().unwrap() };
+    assert!(name.starts_with("scoped-"), "ran on {name}");
+}
+
+#[test]
+fn body_runs_synchronously_under_its_sync_name() {
+    let here = std::thread::current().name().map(str::to_owned);
+    assert_eq!(thread_name_sync(), here.unwrap_or_default());
+}
+
+/// The pool part of a thread name: `scoped-3` for `scoped-3_1`.
+fn pool_of(thread: &str) -> &str {
+    thread.split('_').next().unwrap_or(thread)
+}
+
+#[test]
+fn nested_scopes_own_their_own_pools() {
+    let (outer, inner, outer_again) = pool_scope! {
+        let outer = thread_name().result().unwrap();
+        let inner = pool_scope! { thread_name().result().unwrap() };
+        let outer_again = thread_name().result().unwrap();
+        (outer, inner, outer_again)
+    };
+    assert_ne!(pool_of(&outer), pool_of(&inner));
+    assert_eq!(pool_of(&outer), pool_of(&outer_again));
+}
+
+#[test]
+fn each_scope_makes_a_new_pool() {
+    let first = pool_scope! { thread_name().result().unwrap() };
+    let second = pool_scope! { thread_name().result().unwrap() };
+    assert_ne!(pool_of(&first), pool_of(&second));
+}
+
+/// Calls made by a helper during a scope, on the scope's thread.
+fn name_from_helper() -> String {
+    thread_name().result().unwrap()
+}
+
+#[test]
+fn calls_from_helpers_belong_to_the_scope() {
+    let (direct, helped) = pool_scope! { (thread_name().result().unwrap(), name_from_helper()) };
+    assert_eq!(pool_of(&direct), pool_of(&helped));
+}
+
+#[test]
+fn calls_outside_any_scope_share_one_process_wide_pool() {
+    let first = thread_name().result().unwrap();
+    let second = thread_name().result().unwrap();
+    let scoped = pool_scope! { thread_name().result().unwrap() };
+    assert_eq!(pool_of(&first), pool_of(&second));
+    assert_ne!(pool_of(&first), pool_of(&scoped));
+}
+
+/// Finished calls of `count_after_pause`, one counter per test so that the tests, which
+/// run at the same time, do not disturb each other.
+static FINISHED: [AtomicUsize; 5] = [const { AtomicUsize::new(0) }; 5];
+/// The counter of the test of a normal end.
+const NORMALLY: usize = 0;
+/// The counter of the test of that way out.
+const BY_QUESTION_MARK: usize = 1;
+/// The counter of the test of that way out.
+const BY_RETURN: usize = 2;
+/// The counter of the test of that way out.
+const BY_BREAK: usize = 3;
+/// The counter of the test of that way out.
+const BY_PANIC: usize = 4;
+
+/// Sleeps, then counts itself finished.
+#[pool(thread, workers = 2)]
+fn count_after_pause(counter: usize) {
+    std::thread::sleep(PAUSE);
+    FINISHED[counter].fetch_add(1, Ordering::SeqCst);
+}
+
+#[test]
+fn leaving_a_scope_normally_waits_for_its_tasks() {
+    pool_scope! {
+        for _ in 0..5 {
+            count_after_pause(NORMALLY);
+        }
+    }
+    assert_eq!(FINISHED[NORMALLY].load(Ordering::SeqCst), 5);
+}
+
+/// Submits three calls, then fails with `?` inside the scope.
+fn fail_inside_scope() -> Result<(), std::num::ParseIntError> {
+    pool_scope! {
+        for _ in 0..3 {
+            count_after_pause(BY_QUESTION_MARK);
+        }
+        "not a number".parse::<u32>()?;
+        Ok(())
+    }
+}
+
+#[test]
+fn leaving_a_scope_by_question_mark_waits_for_its_tasks() {
+    assert!(fail_inside_scope().is_err());
+    assert_eq!(FINISHED[BY_QUESTION_MARK].load(Ordering::SeqCst), 3);
+}
+
+/// Submits three calls, then returns from inside the scope if `early`.
+fn return_inside_scope(early: bool) -> &'static str {
+    pool_scope! {
+        for _ in 0..3 {
+            count_after_pause(BY_RETURN);
+        }
+        if early {
+            return "returned early";
+        }
+    }
+    "ran to the end"
+}
+
+#[test]
+fn leaving_a_scope_by_return_waits_for_its_tasks() {
+    assert_eq!(return_inside_scope(true), "returned early");
+    assert_eq!(FINISHED[BY_RETURN].load(Ordering::SeqCst), 3);
+}
+
+#[test]
+fn leaving_a_scope_by_break_waits_for_its_tasks() {
+    let mut rounds = 0;
+    loop {
+        rounds += 1;
+        pool_scope! {
+            count_after_pause(BY_BREAK);
+            if rounds == 2 {
+                break;
+            }
+        }
+    }
+    assert_eq!(FINISHED[BY_BREAK].load(Ordering::SeqCst), 2);
+}
+
+#[test]
+fn leaving_a_scope_by_panic_waits_for_its_tasks() {
+    let outcome = catch_unwind(|| {
+        pool_scope! {
+            for _ in 0..3 {
+                count_after_pause(BY_PANIC);
+            }
+            panic!("the scope's own code failed");
+        }
+    });
+    assert!(outcome.is_err());
+    assert_eq!(FINISHED[BY_PANIC].load(Ordering::SeqCst), 3);
+}
+
+/// A task that panics.
+#[pool(thread, workers = 1)]
+fn fail(message: String) -> u8 {
+    panic!("{message}")
+}
+
+#[test]
+fn a_task_panic_reaches_its_handle() {
+    let outcome = pool_scope! { fail("broken".to_owned()).result() };
+    assert_eq!(
+        outcome,
+        Err(poolscope::TaskError::Panicked("broken".to_owned()))
+    );
+}

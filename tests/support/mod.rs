@@ -1,0 +1,346 @@
+//! What the process pool's test files share: reading processes and descriptors from `/proc`,
+//! a lock for the tests that count this process's descriptors, the tasks most tests submit,
+//! and re-running this test binary as a child program (for tests that kill or watch a whole
+//! program).
+//!
+//! Each test file compiles this module on its own and uses only part of it.
+#![allow(
+    dead_code,
+    reason = "every test binary compiles this module and uses a part of it"
+)]
+
+use std::ffi::OsStr;
+use std::io::{BufRead, BufReader, Read};
+use std::path::PathBuf;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
+use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant};
+
+/// The environment variable that turns a re-run of this binary into a child program; its
+/// value names the role the child plays.
+pub const CHILD_ROLE: &str = "POOLSCOPE_TEST_CHILD_ROLE";
+
+/// The prefix of the lines a child program writes for its parent test to read.
+pub const REPORT: &str = "poolscope-report";
+
+/// A task: the pid of the worker process that runs it.
+pub fn worker_pid((): ()) -> u32 {
+    std::process::id()
+}
+
+/// A task: sleeps `millis` milliseconds, then returns the worker's pid.
+pub fn sleep_then_pid(millis: u64) -> u32 {
+    thread::sleep(Duration::from_millis(millis));
+    std::process::id()
+}
+
+/// A task: doubles its argument.
+pub fn double(x: u64) -> u64 {
+    x * 2
+}
+
+/// A task: waits until the file at `gate` exists or its directory is gone (at most a
+/// minute), then returns the worker's pid. It holds a worker busy for as long as the test
+/// wants, in any process.
+pub fn wait_for_file(gate: PathBuf) -> u32 {
+    let directory = gate
+        .parent()
+        .expect("the gate is in a directory")
+        .to_owned();
+    let opened = wait_until(Duration::from_secs(60), || {
+        gate.exists() || !directory.exists()
+    });
+    assert!(opened, "the gate {} never opened", gate.display());
+    std::process::id()
+}
+
+/// A file whose existence releases the [`wait_for_file`] tasks waiting on it; it opens when
+/// dropped at the latest, so a failing test leaves no task waiting.
+pub struct FileGate {
+    /// The directory the file goes in, removed on drop.
+    directory: tempfile::TempDir,
+}
+
+impl FileGate {
+    /// A closed gate.
+    pub fn new() -> FileGate {
+        let directory = tempfile::tempdir().expect("a temporary directory");
+        FileGate { directory }
+    }
+
+    /// The file the tasks wait for.
+    pub fn path(&self) -> PathBuf {
+        self.directory.path().join("open")
+    }
+
+    /// Releases the waiting tasks.
+    pub fn open(&self) {
+        std::fs::write(self.path(), b"").expect("the gate file is writable");
+    }
+}
+
+impl Drop for FileGate {
+    fn drop(&mut self) {
+        self.open();
+    }
+}
+
+/// Serializes the tests of one binary that count this process's descriptors or children.
+pub fn serial() -> MutexGuard<'static, ()> {
+    static SERIAL: Mutex<()> = Mutex::new(());
+    SERIAL.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// What `/proc/<pid>/stat` says of a process.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProcessInfo {
+    /// Its pid.
+    pub pid: u32,
+    /// Its state letter: `R`, `S`, `D`, `Z` (zombie: exited, not yet reaped), ...
+    pub state: char,
+    /// Its parent's pid.
+    pub ppid: u32,
+}
+
+impl ProcessInfo {
+    /// Whether it has exited and only waits for its parent to collect its status.
+    pub fn is_zombie(&self) -> bool {
+        self.state == 'Z'
+    }
+}
+
+/// Reads `/proc/<pid>/stat`; `None` if no such process exists (any more).
+pub fn process(pid: u32) -> Option<ProcessInfo> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name sits in parentheses and may itself hold spaces and parentheses.
+    let after_name = &stat[stat.rfind(')')? + 1..];
+    let mut fields = after_name.split_whitespace();
+    let state = fields.next()?.chars().next()?;
+    let ppid = fields.next()?.parse().ok()?;
+    Some(ProcessInfo { pid, state, ppid })
+}
+
+/// Every process whose parent is `parent`, zombies included.
+pub fn children_of(parent: u32) -> Vec<ProcessInfo> {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    let mut children: Vec<ProcessInfo> = entries
+        .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse().ok())
+        .filter_map(process)
+        .filter(|info| info.ppid == parent)
+        .collect();
+    children.sort_by_key(|info| info.pid);
+    children
+}
+
+/// Whether a process with this pid still has a `/proc` entry.
+pub fn exists(pid: u32) -> bool {
+    process(pid).is_some()
+}
+
+/// How many descriptors this process has open (the directory listing's own included, which
+/// is the same in every count).
+pub fn open_descriptors() -> usize {
+    std::fs::read_dir("/proc/self/fd")
+        .expect("/proc/self/fd is readable")
+        .count()
+}
+
+/// Polls `condition` every few milliseconds until it holds or `timeout` passes; returns
+/// whether it held.
+pub fn wait_until(timeout: Duration, mut condition: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if condition() {
+            return true;
+        }
+        if Instant::now() >= deadline {
+            return false;
+        }
+        thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// Sends `signal` to process `pid`.
+pub fn send_signal(pid: u32, signal: libc::c_int) {
+    // SAFETY: `kill` has no memory-safety preconditions; the pid is one of the test's own.
+    let sent = unsafe { libc::kill(pid as libc::pid_t, signal) };
+    assert_eq!(sent, 0, "kill({pid}, {signal}) failed");
+}
+
+/// The role this process plays if it is a re-run child, `None` in the parent test.
+pub fn child_role() -> Option<String> {
+    std::env::var(CHILD_ROLE).ok()
+}
+
+/// Writes one report line for the parent test, outside the test harness's capture.
+pub fn report(line: &str) {
+    use std::io::Write;
+    let mut stdout = std::io::stdout().lock();
+    writeln!(stdout, "{REPORT} {line}").expect("stdout is writable");
+    stdout.flush().expect("stdout is writable");
+}
+
+/// The report in a line of a child's output, if any.
+///
+/// A report may follow other text on its line: the harness writes the test's name and no
+/// line break before running it.
+fn report_in(line: &str) -> Option<&str> {
+    let (_, report) = line.split_once(REPORT)?;
+    Some(report.trim())
+}
+
+/// This test binary, re-run as a child program that runs a single test in a given role.
+pub struct Rerun {
+    /// The child process.
+    child: Child,
+    /// Its standard output, line by line, as a reader thread receives it.
+    lines: Receiver<String>,
+    /// The thread collecting its standard error.
+    stderr: Option<JoinHandle<String>>,
+    /// Every line of standard output received so far.
+    seen: Vec<String>,
+}
+
+/// How a re-run child ended.
+#[derive(Debug)]
+pub struct Finished {
+    /// Its exit status; `None` if it overran its time and was killed.
+    pub status: Option<ExitStatus>,
+    /// Its whole standard output.
+    pub stdout: Vec<String>,
+    /// Its whole standard error.
+    pub stderr: String,
+}
+
+impl Rerun {
+    /// Runs test `test` of this binary alone, as a child in `role`, with `env` added.
+    pub fn start(test: &str, role: &str, env: &[(&str, &OsStr)]) -> Rerun {
+        let mut command = Command::new(std::env::current_exe().expect("the test binary"));
+        command
+            .args(["--exact", test, "--nocapture", "--test-threads=1"])
+            .env(CHILD_ROLE, role)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        for (key, value) in env {
+            command.env(key, value);
+        }
+        let mut child = command.spawn().expect("re-running the test binary");
+        let stdout = child.stdout.take().expect("piped stdout");
+        let mut stderr = child.stderr.take().expect("piped stderr");
+        let (sender, lines) = mpsc::channel();
+        thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if sender.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let stderr = thread::spawn(move || {
+            let mut text = String::new();
+            let _ = stderr.read_to_string(&mut text);
+            text
+        });
+        Rerun {
+            child,
+            lines,
+            stderr: Some(stderr),
+            seen: Vec::new(),
+        }
+    }
+
+    /// The child's pid.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// The next report line (without its prefix), waiting at most until `timeout` passes.
+    pub fn next_report(&mut self, timeout: Duration) -> Option<String> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let line = self.lines.recv_timeout(left).ok()?;
+            self.seen.push(line.clone());
+            if let Some(report) = report_in(&line) {
+                return Some(report.to_owned());
+            }
+        }
+    }
+
+    /// Sends `SIGKILL` to the child and reaps it.
+    pub fn kill(&mut self) -> ExitStatus {
+        send_signal(self.pid(), libc::SIGKILL);
+        self.child.wait().expect("reaping the re-run child")
+    }
+
+    /// Waits for the child to end, killing it once `timeout` has passed, and collects its
+    /// output (for at most a second after it ended: its own children may hold the pipes).
+    pub fn finish(mut self, timeout: Duration) -> Finished {
+        let deadline = Instant::now() + timeout;
+        let mut status = None;
+        while status.is_none() && Instant::now() < deadline {
+            status = self.child.try_wait().expect("polling the re-run child");
+            thread::sleep(Duration::from_millis(10));
+        }
+        if status.is_none() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+        let drain_until = Instant::now() + Duration::from_secs(1);
+        loop {
+            let left = drain_until.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) => self.seen.push(line),
+                Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => break,
+            }
+        }
+        let stderr = self.stderr.take().expect("stderr is collected once");
+        wait_until(
+            drain_until.saturating_duration_since(Instant::now()),
+            || stderr.is_finished(),
+        );
+        let stderr = match stderr.is_finished() {
+            true => stderr.join().unwrap_or_default(),
+            false => String::from("(standard error still held open by a descendant)"),
+        };
+        Finished {
+            status,
+            stdout: std::mem::take(&mut self.seen),
+            stderr,
+        }
+    }
+}
+
+impl Drop for Rerun {
+    fn drop(&mut self) {
+        if matches!(self.child.try_wait(), Ok(None)) {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+impl Finished {
+    /// Asserts that the child passed its test, showing its output if not.
+    pub fn assert_success(&self) {
+        assert!(
+            self.status.is_some_and(|status| status.success()),
+            "the re-run child failed ({:?})\n--- stdout\n{}\n--- stderr\n{}",
+            self.status,
+            self.stdout.join("\n"),
+            self.stderr
+        );
+    }
+
+    /// The report lines, without their prefix.
+    pub fn reports(&self) -> Vec<&str> {
+        self.stdout
+            .iter()
+            .filter_map(|line| report_in(line))
+            .collect()
+    }
+}

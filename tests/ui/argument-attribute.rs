@@ -1,0 +1,6 @@
+use poolscope::pool;
+
+#[pool(thread)]
+fn task(#[allow(unused_variables)] count: u32) {}
+
+fn main() {}

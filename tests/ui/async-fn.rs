@@ -1,0 +1,6 @@
+use poolscope::pool;
+
+#[pool(thread)]
+async fn task() {}
+
+fn main() {}

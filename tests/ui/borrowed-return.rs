@@ -1,0 +1,8 @@
+use poolscope::pool;
+
+#[pool(thread)]
+fn label<'a>() -> &'a str {
+    "label"
+}
+
+fn main() {}

@@ -1,0 +1,6 @@
+use poolscope::pool;
+
+#[pool(thread)]
+const fn task() {}
+
+fn main() {}

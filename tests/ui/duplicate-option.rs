@@ -1,0 +1,6 @@
+use poolscope::pool;
+
+#[pool(thread, workers = 4, workers = 8)]
+fn task() {}
+
+fn main() {}

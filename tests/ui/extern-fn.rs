@@ -1,0 +1,6 @@
+use poolscope::pool;
+
+#[pool(thread)]
+extern "C" fn task() {}
+
+fn main() {}

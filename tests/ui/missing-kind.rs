@@ -1,0 +1,6 @@
+use poolscope::pool;
+
+#[pool]
+fn task() {}
+
+fn main() {}

@@ -1,0 +1,6 @@
+use poolscope::pool;
+
+#[pool(process, name = "worker")]
+fn task() {}
+
+fn main() {}

@@ -1,0 +1,6 @@
+use poolscope::pool;
+
+#[pool(thread)]
+struct Task;
+
+fn main() {}

@@ -1,0 +1,6 @@
+use poolscope::pool;
+
+#[pool(thread, start = spawn)]
+fn task() {}
+
+fn main() {}

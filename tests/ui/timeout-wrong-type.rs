@@ -1,0 +1,6 @@
+use poolscope::pool;
+
+#[pool(process, timeout = 5)]
+fn task() {}
+
+fn main() {}

@@ -1,0 +1,6 @@
+use poolscope::pool;
+
+#[pool(threads)]
+fn task() {}
+
+fn main() {}

@@ -1,0 +1,6 @@
+use poolscope::pool;
+
+#[pool(process, initializer = setup)]
+fn task() {}
+
+fn main() {}

@@ -1,0 +1,6 @@
+use poolscope::pool;
+
+#[pool(process, start = forkk)]
+fn task() {}
+
+fn main() {}

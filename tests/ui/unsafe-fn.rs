@@ -1,0 +1,6 @@
+use poolscope::pool;
+
+#[pool(thread)]
+unsafe fn task() {}
+
+fn main() {}
