@@ -44,6 +44,7 @@ of poolscope's figure divided by the peer's figure of the same round. For tasks/
 above 1 means poolscope is faster; for ms, µs and bytes/task a ratio below 1 means poolscope
 needs less. Pool creation and shutdown are timed in every throughput workload, for every
 system. Python's figures exclude the interpreter's start. Every run checks its results.
+Why a target is missed, with profiles, is in `ANALYSIS.md` beside this file.
 
 - tiny-thread: 100,000 submits of `x + 1` on 2 threads, every result collected. rayon and
   threadpool send results back through a channel.
