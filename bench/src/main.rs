@@ -1,0 +1,144 @@
+//! Runs poolscope side by side with its peers and prints a markdown table of the figures.
+//!
+//! ```text
+//! cargo run --release -p poolscope-bench -- [--rounds N] [--quick] [--out PATH] [WORKLOAD...]
+//! ```
+//!
+//! Every round runs each system of each selected workload once, so the systems alternate
+//! under the same machine load; the table reports medians over rounds and the ratio
+//! poolscope/peer taken within each round.
+//!
+//! Do not rebuild the binary while it runs: process workers and memory probes re-execute
+//! it, and a worker refuses to serve a parent whose executable file has changed.
+
+mod cli;
+mod harness;
+mod memory;
+mod probe;
+mod processes;
+mod procspawn_peers;
+mod python;
+mod report;
+mod stats;
+mod threads;
+mod work;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use crate::cli::{Command, Options, Sizes, USAGE};
+use crate::harness::Workload;
+
+fn main() -> ExitCode {
+    // A process started by procspawn runs its task here and never returns.
+    procspawn::init();
+
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if let Some(code) = probe::serve(&args) {
+        return code;
+    }
+    match cli::parse(args) {
+        Ok(Command::Run(options)) => run(&options),
+        Ok(Command::Help) => {
+            println!("{USAGE}");
+            ExitCode::SUCCESS
+        }
+        Ok(Command::List) => {
+            for workload in workloads(&Sizes::quick()) {
+                println!("{}", workload.name);
+            }
+            ExitCode::SUCCESS
+        }
+        Err(message) => {
+            eprintln!("poolscope-bench: {message}\n\n{USAGE}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// Every workload, in the order of the table.
+fn workloads(sizes: &Sizes) -> Vec<Workload> {
+    vec![
+        threads::tiny_thread(sizes),
+        threads::latency_thread(sizes),
+        processes::tiny_process(sizes),
+        processes::tiny_process_chunked(sizes),
+        processes::payload_process(sizes),
+        processes::startup_process(sizes),
+        processes::startup_process_cold(sizes),
+        processes::cpu_process(sizes),
+        processes::latency_process(sizes),
+        memory::memory_thread(sizes),
+        memory::memory_process(sizes),
+    ]
+}
+
+/// Runs the selected workloads and reports them.
+fn run(options: &Options) -> ExitCode {
+    let all = workloads(&options.sizes);
+    let known: Vec<&str> = all.iter().map(|workload| workload.name).collect();
+    if let Some(unknown) = options
+        .only
+        .iter()
+        .find(|name| !known.contains(&name.as_str()))
+    {
+        eprintln!(
+            "poolscope-bench: unknown workload `{unknown}`; known: {}",
+            known.join(", ")
+        );
+        return ExitCode::from(2);
+    }
+    let selected: Vec<Workload> = all
+        .into_iter()
+        .filter(|workload| {
+            options.only.is_empty() || options.only.iter().any(|n| n == workload.name)
+        })
+        .map(|workload| keep_systems(workload, options.system.as_deref()))
+        .collect();
+
+    let measured = harness::run_rounds(selected, options.rounds);
+    let command = command_line();
+    let text = report::markdown(&measured, options.rounds, &command);
+    println!("{}", report::table(&measured));
+    write_report(options, &text)
+}
+
+/// `workload` with only the systems whose name contains `system`, when given.
+fn keep_systems(mut workload: Workload, system: Option<&str>) -> Workload {
+    if let Some(system) = system {
+        workload
+            .systems
+            .retain(|candidate| candidate.name.contains(system));
+    }
+    workload
+}
+
+/// The command line as a user would retype it.
+fn command_line() -> String {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let command = "cargo run --release -p poolscope-bench";
+    if args.is_empty() {
+        command.to_owned()
+    } else {
+        format!("{command} -- {}", args.join(" "))
+    }
+}
+
+/// Writes the report where `--out` says, or to `bench/RESULTS.md` after a full run of all.
+fn write_report(options: &Options, text: &str) -> ExitCode {
+    let full = !options.quick && options.only.is_empty() && options.system.is_none();
+    let default = full.then(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("RESULTS.md"));
+    let Some(path) = options.out.clone().or(default) else {
+        return ExitCode::SUCCESS;
+    };
+    match std::fs::write(&path, text) {
+        Ok(()) => {
+            eprintln!("wrote {}", path.display());
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            eprintln!("poolscope-bench: cannot write {}: {error}", path.display());
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,305 @@
+//! The process workloads: poolscope's `ProcessPool` against procspawn, Python's
+//! `ProcessPoolExecutor` and `multiprocessing.Pool`, and serial execution.
+//!
+//! Pool creation and shutdown are inside the timed region of every throughput workload,
+//! for every system; `latency-process` creates the pool and warms it up first.
+
+use std::time::Instant;
+
+use poolscope::ProcessPool;
+
+use crate::cli::Sizes;
+use crate::harness::{
+    BenchResult, System, Target, Unit, Workload, check_sum, throughput, time_round_trips,
+};
+use crate::stats::median;
+use crate::work::{burn, byte_sum, calibrate, double, increment, payload, payload_total};
+use crate::{probe, procspawn_peers, python};
+
+/// Workers of the throughput and latency pools.
+const WORKERS: usize = 2;
+
+/// `tiny-process`: `n` tasks `x -> 2x`, one submit each.
+pub fn tiny_process(sizes: &Sizes) -> Workload {
+    let n = sizes.tiny_process;
+    Workload {
+        name: "tiny-process",
+        metrics: &[""],
+        unit: Unit::TasksPerSecond,
+        systems: vec![
+            System::new("poolscope ProcessPool", move || tiny_poolscope(n)),
+            python::system(
+                "Python ProcessPoolExecutor",
+                "tiny-process",
+                vec![n.to_string()],
+            )
+            .with_target(Target::RatioAtLeast(60.0)),
+            System::new("procspawn Pool", move || procspawn_peers::tiny(n))
+                .with_target(Target::RatioAtLeast(20.0)),
+        ],
+        compared: true,
+    }
+}
+
+/// `tiny-process-chunked`: the same tasks through `map_chunked(.., 64)`.
+pub fn tiny_process_chunked(sizes: &Sizes) -> Workload {
+    let n = sizes.tiny_process;
+    Workload {
+        name: "tiny-process-chunked",
+        metrics: &[""],
+        unit: Unit::TasksPerSecond,
+        systems: vec![
+            System::new("poolscope map_chunked", move || chunked_poolscope(n)),
+            python::system(
+                "Python multiprocessing imap",
+                "tiny-process-chunked",
+                vec![n.to_string()],
+            )
+            .with_target(Target::RatioAtLeast(1.0)),
+        ],
+        compared: true,
+    }
+}
+
+/// `payload-process`: tasks that take a 64 KiB vector and return its byte sum.
+pub fn payload_process(sizes: &Sizes) -> Workload {
+    let (n, bytes) = (sizes.payload_tasks, sizes.payload_bytes);
+    let args = vec![n.to_string(), bytes.to_string()];
+    Workload {
+        name: "payload-process",
+        metrics: &[""],
+        unit: Unit::TasksPerSecond,
+        systems: vec![
+            System::new("poolscope ProcessPool", move || payload_poolscope(n, bytes)),
+            System::new("procspawn Pool", move || {
+                procspawn_peers::payloads(n, bytes)
+            })
+            .with_target(Target::RatioAtLeast(5.0)),
+            python::system("Python ProcessPoolExecutor", "payload-process", args),
+        ],
+        compared: true,
+    }
+}
+
+/// `startup-process`: create 4 workers, run one task, shut down.
+pub fn startup_process(sizes: &Sizes) -> Workload {
+    let repetitions = sizes.startup_repetitions;
+    Workload {
+        name: "startup-process",
+        metrics: &[""],
+        unit: Unit::Milliseconds,
+        systems: vec![
+            System::new("poolscope ProcessPool", move || {
+                startup_poolscope(repetitions)
+            })
+            .with_target(Target::AtMost(3.0)),
+            python::system(
+                "Python ProcessPoolExecutor",
+                "startup-process",
+                vec![repetitions.to_string()],
+            ),
+            System::new("procspawn Pool", move || {
+                procspawn_peers::startup(repetitions)
+            }),
+        ],
+        compared: true,
+    }
+}
+
+/// `startup-process-cold`: the same in a fresh program, where the first pool also starts the
+/// fork server that later pools share.
+pub fn startup_process_cold(sizes: &Sizes) -> Workload {
+    let repetitions = sizes.startup_repetitions.div_ceil(4);
+    Workload {
+        name: "startup-process-cold",
+        metrics: &[""],
+        unit: Unit::Milliseconds,
+        systems: vec![System::new("poolscope ProcessPool", move || {
+            let times: BenchResult<Vec<f64>> = (0..repetitions)
+                .map(|_| probe::run(COLD_START_PROBE, 4))
+                .collect();
+            Ok(vec![median(&times?).ok_or("no repetitions")?])
+        })],
+        compared: true,
+    }
+}
+
+/// The probe that times the first pool of a fresh program.
+const COLD_START_PROBE: &str = "startup-cold";
+
+/// Takes the figure of the probe `kind` in this process, if `kind` names one of this module.
+pub fn probe(kind: &str, workers: usize) -> Option<BenchResult<f64>> {
+    (kind == COLD_START_PROBE).then(|| cold_start(workers))
+}
+
+/// Starts this program's first pool of `workers`, runs one task and shuts down; in ms.
+fn cold_start(workers: usize) -> BenchResult<f64> {
+    let started = Instant::now();
+    let pool = start_pool(workers)?;
+    let got = pool.submit(increment, 1).result()?;
+    pool.shutdown(true);
+    let millis = started.elapsed().as_secs_f64() * 1e3;
+    check_sum("startup-process-cold", got, 2)?;
+    Ok(millis)
+}
+
+/// `cpu-process`: CPU-bound tasks on 2 workers against the same tasks run serially.
+pub fn cpu_process(sizes: &Sizes) -> Workload {
+    let (tasks, millis) = (sizes.cpu_tasks, sizes.cpu_task_ms);
+    Workload {
+        name: "cpu-process",
+        metrics: &[""],
+        unit: Unit::TasksPerSecond,
+        systems: vec![
+            System::new("poolscope ProcessPool", move || {
+                cpu_poolscope(tasks, millis)
+            }),
+            System::new("serial, in this process", move || cpu_serial(tasks, millis))
+                .with_target(Target::RatioAtLeast(1.9)),
+            System::new("2 plain threads (the machine's ceiling)", move || {
+                cpu_threads(tasks, millis)
+            }),
+        ],
+        compared: true,
+    }
+}
+
+/// `latency-process`: one task at a time, submit to result; median and p99.
+pub fn latency_process(sizes: &Sizes) -> Workload {
+    let samples = sizes.latency_process_samples;
+    Workload {
+        name: "latency-process",
+        metrics: &["p50", "p99"],
+        unit: Unit::Microseconds,
+        systems: vec![
+            System::new("poolscope ProcessPool", move || latency_poolscope(samples)),
+            System::new("procspawn Pool", move || procspawn_peers::latency(samples)),
+            python::system(
+                "Python ProcessPoolExecutor",
+                "latency-process",
+                vec![samples.to_string()],
+            ),
+        ],
+        compared: true,
+    }
+}
+
+/// The sum of `2x` over `0..n`.
+fn expected_doubles(n: usize) -> u64 {
+    let n = n as u64;
+    n * (n - 1)
+}
+
+/// A pool of `workers`, with the builder's error as a benchmark error.
+fn start_pool(workers: usize) -> BenchResult<ProcessPool> {
+    Ok(ProcessPool::builder().workers(workers).build()?)
+}
+
+/// poolscope: submit every task, then take every result in order.
+fn tiny_poolscope(n: usize) -> BenchResult<Vec<f64>> {
+    let started = Instant::now();
+    let pool = start_pool(WORKERS)?;
+    let handles: Vec<_> = (0..n as u64).map(|x| pool.submit(double, x)).collect();
+    let mut total = 0;
+    for handle in handles {
+        total += handle.result()?;
+    }
+    pool.shutdown(true);
+    let figure = throughput(n, started);
+    check_sum("tiny-process", total, expected_doubles(n))?;
+    Ok(vec![figure])
+}
+
+/// poolscope: `map_chunked(double, 0..n, 64)`.
+fn chunked_poolscope(n: usize) -> BenchResult<Vec<f64>> {
+    let started = Instant::now();
+    let pool = start_pool(WORKERS)?;
+    let mut total = 0;
+    for outcome in pool.map_chunked(double, 0..n as u64, 64) {
+        total += outcome?;
+    }
+    pool.shutdown(true);
+    let figure = throughput(n, started);
+    check_sum("tiny-process-chunked", total, expected_doubles(n))?;
+    Ok(vec![figure])
+}
+
+/// poolscope: submit every payload, then take every sum in order.
+fn payload_poolscope(n: usize, bytes: usize) -> BenchResult<Vec<f64>> {
+    let started = Instant::now();
+    let pool = start_pool(WORKERS)?;
+    let handles: Vec<_> = (0..n)
+        .map(|index| pool.submit(byte_sum, payload(index, bytes)))
+        .collect();
+    let mut total = 0;
+    for handle in handles {
+        total += handle.result()?;
+    }
+    pool.shutdown(true);
+    let figure = throughput(n, started);
+    check_sum("payload-process", total, payload_total(n, bytes))?;
+    Ok(vec![figure])
+}
+
+/// poolscope: a pool of 4, one task, shutdown; the median of `repetitions`, in ms.
+fn startup_poolscope(repetitions: usize) -> BenchResult<Vec<f64>> {
+    let mut times = Vec::with_capacity(repetitions);
+    for _ in 0..repetitions {
+        let started = Instant::now();
+        let pool = start_pool(4)?;
+        let got = pool.submit(increment, 1).result()?;
+        pool.shutdown(true);
+        times.push(started.elapsed().as_secs_f64() * 1e3);
+        check_sum("startup-process", got, 2)?;
+    }
+    Ok(vec![median(&times).ok_or("no repetitions")?])
+}
+
+/// poolscope: `tasks` burns of `millis` ms each on 2 workers.
+fn cpu_poolscope(tasks: usize, millis: u64) -> BenchResult<Vec<f64>> {
+    let task = calibrate(millis);
+    let started = Instant::now();
+    let pool = start_pool(WORKERS)?;
+    let handles: Vec<_> = (0..tasks)
+        .map(|_| pool.submit(burn, task.iterations))
+        .collect();
+    for handle in handles {
+        check_sum("cpu-process", handle.result()?, task.result)?;
+    }
+    pool.shutdown(true);
+    Ok(vec![throughput(tasks, started)])
+}
+
+/// The same burns, one after the other on this thread.
+fn cpu_serial(tasks: usize, millis: u64) -> BenchResult<Vec<f64>> {
+    let task = calibrate(millis);
+    let started = Instant::now();
+    for _ in 0..tasks {
+        std::hint::black_box(burn(std::hint::black_box(task.iterations)));
+    }
+    Ok(vec![throughput(tasks, started)])
+}
+
+/// The same burns split between 2 scoped threads: the speedup the machine allows right now.
+fn cpu_threads(tasks: usize, millis: u64) -> BenchResult<Vec<f64>> {
+    let task = calibrate(millis);
+    let started = Instant::now();
+    std::thread::scope(|scope| {
+        for share in [tasks.div_ceil(2), tasks / 2] {
+            scope.spawn(move || {
+                for _ in 0..share {
+                    std::hint::black_box(burn(std::hint::black_box(task.iterations)));
+                }
+            });
+        }
+    });
+    Ok(vec![throughput(tasks, started)])
+}
+
+/// poolscope: `submit(increment, x).result()` in a loop.
+fn latency_poolscope(samples: usize) -> BenchResult<Vec<f64>> {
+    let pool = start_pool(WORKERS)?;
+    let figures = time_round_trips(samples, |x| Ok(pool.submit(increment, x).result()?));
+    pool.shutdown(true);
+    figures
+}

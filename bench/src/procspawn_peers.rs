@@ -1,0 +1,102 @@
+//! procspawn, the peer of the process workloads.
+//!
+//! procspawn opens two IPC channels per spawned call, so at most [`WINDOW`] calls are kept
+//! in flight: enough to keep two workers busy without running out of file descriptors.
+//! Pool creation and shutdown are timed, as for every process system.
+
+use std::collections::VecDeque;
+use std::time::Instant;
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::harness::{BenchResult, check_sum, throughput, time_round_trips};
+use crate::stats::median;
+use crate::work::{byte_sum, double, increment, payload, payload_total};
+
+/// The most calls in flight at once.
+const WINDOW: usize = 1024;
+
+/// Workers of the throughput and latency pools.
+const WORKERS: usize = 2;
+
+/// A procspawn failure as a benchmark error.
+fn spawn_error(error: procspawn::SpawnError) -> Box<dyn std::error::Error + Send + Sync> {
+    format!("procspawn: {error}").into()
+}
+
+/// Runs `function` on `arguments` with at most [`WINDOW`] in flight; sums the results.
+fn sum_windowed<A, I>(
+    pool: &procspawn::Pool,
+    function: fn(A) -> u64,
+    arguments: I,
+) -> BenchResult<u64>
+where
+    A: Serialize + DeserializeOwned,
+    I: IntoIterator<Item = A>,
+{
+    let mut in_flight = VecDeque::with_capacity(WINDOW);
+    let mut total = 0;
+    for argument in arguments {
+        if in_flight.len() == WINDOW {
+            total += join_oldest(&mut in_flight)?;
+        }
+        in_flight.push_back(pool.spawn(argument, function));
+    }
+    while !in_flight.is_empty() {
+        total += join_oldest(&mut in_flight)?;
+    }
+    Ok(total)
+}
+
+/// Waits for the oldest call in flight.
+fn join_oldest(in_flight: &mut VecDeque<procspawn::JoinHandle<u64>>) -> BenchResult<u64> {
+    let oldest = in_flight.pop_front().ok_or("no call in flight")?;
+    oldest.join().map_err(spawn_error)
+}
+
+/// `tiny-process`: `n` calls of `double`.
+pub fn tiny(n: usize) -> BenchResult<Vec<f64>> {
+    let started = Instant::now();
+    let pool = procspawn::Pool::new(WORKERS).map_err(spawn_error)?;
+    let total = sum_windowed(&pool, double, 0..n as u64)?;
+    pool.shutdown();
+    let figure = throughput(n, started);
+    check_sum("tiny-process", total, (n as u64) * (n as u64 - 1))?;
+    Ok(vec![figure])
+}
+
+/// `payload-process`: `n` calls of `byte_sum` on `bytes`-byte vectors.
+pub fn payloads(n: usize, bytes: usize) -> BenchResult<Vec<f64>> {
+    let started = Instant::now();
+    let pool = procspawn::Pool::new(WORKERS).map_err(spawn_error)?;
+    let total = sum_windowed(&pool, byte_sum, (0..n).map(|index| payload(index, bytes)))?;
+    pool.shutdown();
+    let figure = throughput(n, started);
+    check_sum("payload-process", total, payload_total(n, bytes))?;
+    Ok(vec![figure])
+}
+
+/// `startup-process`: a pool of 4, one call, shutdown; the median of `repetitions`, in ms.
+pub fn startup(repetitions: usize) -> BenchResult<Vec<f64>> {
+    let mut times = Vec::with_capacity(repetitions);
+    for _ in 0..repetitions {
+        let started = Instant::now();
+        let pool = procspawn::Pool::new(4).map_err(spawn_error)?;
+        let got = pool.spawn(1, increment).join().map_err(spawn_error)?;
+        pool.shutdown();
+        times.push(started.elapsed().as_secs_f64() * 1e3);
+        check_sum("startup-process", got, 2)?;
+    }
+    Ok(vec![median(&times).ok_or("no repetitions")?])
+}
+
+/// `latency-process`: one call at a time on a pool of 2.
+pub fn latency(samples: usize) -> BenchResult<Vec<f64>> {
+    let pool = procspawn::Pool::new(WORKERS).map_err(spawn_error)?;
+    let figures = time_round_trips(samples, |x| {
+        pool.spawn(x, increment).join().map_err(spawn_error)
+    });
+    pool.shutdown();
+    figures
+}
