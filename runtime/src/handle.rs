@@ -4,9 +4,11 @@
 //! matching [`Promise`] and settles it exactly once: with the task's outcome, or with an error
 //! when the task is cancelled or its worker is lost.
 
+use std::cell::UnsafeCell;
 use std::future::Future;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::Pin;
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
@@ -35,8 +37,15 @@ type Callback<T> = Box<dyn FnOnce(&Outcome<T>) + Send>;
 /// assert_eq!(handle.result(), Ok(42));
 /// ```
 pub struct Handle<T> {
-    /// The cell shared with the pool's [`Promise`].
-    shared: Arc<Shared<T>>,
+    /// The allocation holding the task's [`Shared`] state, and for a thread pool the task
+    /// itself: one allocation per task.
+    cell: Arc<dyn TaskCell<T>>,
+}
+
+/// An allocation that holds a task's [`Shared`] state.
+pub(crate) trait TaskCell<T>: Send + Sync {
+    /// The task's state.
+    fn shared(&self) -> &Shared<T>;
 }
 
 /// The pool's side of a submitted task: it starts and settles the task exactly once.
@@ -44,27 +53,37 @@ pub struct Handle<T> {
 /// Dropping an unsettled promise settles it with [`TaskError::Cancelled`], so that a task the
 /// pool lost track of can never leave its handle waiting forever.
 pub(crate) struct Promise<T> {
-    /// The cell shared with the caller's [`Handle`]; `None` once settled.
+    /// The state shared with the caller's [`Handle`]; `None` once settled.
     shared: Option<Arc<Shared<T>>>,
 }
 
-/// The state both sides share.
+/// A task's state, shared by its handle and its pool.
+///
+/// The phase is one atomic byte, so that starting a task, settling one nobody watches, and
+/// asking whether one is done take no lock. Whoever waits, or registers a callback, a wait
+/// signal or a waker, sets [`WATCHED`] under the `watchers` lock; a task so marked is
+/// published under that lock too, which is what keeps wake-ups from being lost.
 pub(crate) struct Shared<T> {
-    /// Where the task is, and who waits for it.
-    state: Mutex<State<T>>,
-    /// Signalled when the task leaves its last unsettled phase, if anybody is blocked on it.
+    /// A phase constant, plus [`WATCHED`].
+    phase: AtomicU8,
+    /// Who waits for the task to settle.
+    watchers: Mutex<Watchers<T>>,
+    /// Signalled when a watched task is published as done and threads block on it.
     finished: Condvar,
-    /// The outcome, stored before the task is published as done and taken by `result`.
-    ///
-    /// It has its own lock so that callbacks added after completion can read it without
-    /// holding `state`: such a callback may then query the task without deadlocking.
-    outcome: Mutex<Option<Outcome<T>>>,
+    /// The outcome: written once, by the thread that moved the task to [`SETTLING`], before
+    /// it publishes a done phase; read only after a done phase is seen; taken only through
+    /// the one [`Handle`], by value or pinned, so never while anyone else reads it.
+    outcome: UnsafeCell<Option<Outcome<T>>>,
 }
 
-/// The mutable part of [`Shared`].
-struct State<T> {
-    /// Where the task is in its life.
-    phase: Phase,
+// SAFETY: the phase protocol above makes every access to `outcome` either exclusive (the
+// settler before publishing, the sole handle owner when taking) or a shared read after
+// publication; everything else is atomic or behind a mutex. A `T` crosses threads, so it must
+// be `Send`.
+unsafe impl<T: Send> Sync for Shared<T> {}
+
+/// Those waiting for a task, kept under [`Shared::watchers`].
+struct Watchers<T> {
     /// Callbacks, wait signals and wakers to run once the task settles; boxed, since most
     /// tasks have none and a queued task should stay small.
     #[allow(
@@ -76,20 +95,20 @@ struct State<T> {
     blocked: u32,
 }
 
-/// Where a task is in its life.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Phase {
-    /// Queued; it can still be cancelled.
-    Pending,
-    /// A worker is running it.
-    Running,
-    /// Its outcome is known and its callbacks are running; it is not yet published as done.
-    Settling,
-    /// It finished: with a value, an error, or a failure of its worker.
-    Finished,
-    /// It was cancelled before it started.
-    Cancelled,
-}
+/// Queued; it can still be cancelled.
+const PENDING: u8 = 0;
+/// A worker is running it.
+const RUNNING: u8 = 1;
+/// Its outcome is known and its callbacks are running; it is not yet published as done.
+const SETTLING: u8 = 2;
+/// It finished: with a value, an error, or a failure of its worker.
+const FINISHED: u8 = 3;
+/// It was cancelled before it started.
+const CANCELLED: u8 = 4;
+/// The bits of [`Shared::phase`] that hold the phase.
+const PHASE: u8 = 0b111;
+/// Set once anybody waits or listens: settling must then take the lock and wake them.
+const WATCHED: u8 = 0b1000;
 
 /// Something to notify when a task settles.
 enum Listener<T> {
@@ -101,18 +120,14 @@ enum Listener<T> {
     Waker(Waker),
 }
 
-impl<T> State<T> {
+/// How often [`Handle::wait`] checks a task before it blocks: a task in a busy pool often
+/// finishes within that time, and a check is far cheaper than sleeping and being woken.
+const SPINS_BEFORE_BLOCKING: u32 = 64;
+
+impl<T> Watchers<T> {
     /// Adds a listener.
     fn listen(&mut self, listener: Listener<T>) {
         self.listeners.get_or_insert_default().push(listener);
-    }
-
-    /// Takes every listener.
-    fn take_listeners(&mut self) -> Vec<Listener<T>> {
-        self.listeners
-            .take()
-            .map(|listeners| *listeners)
-            .unwrap_or_default()
     }
 
     /// Sets the waker to wake on settling, replacing an earlier one.
@@ -128,11 +143,9 @@ impl<T> State<T> {
     }
 }
 
-impl Phase {
-    /// Whether the task is done: finished or cancelled.
-    fn is_done(self) -> bool {
-        matches!(self, Phase::Finished | Phase::Cancelled)
-    }
+/// Whether `phase` (flags masked off) is done: finished or cancelled.
+fn is_done(phase: u8) -> bool {
+    matches!(phase, FINISHED | CANCELLED)
 }
 
 /// Locks a mutex, ignoring poisoning: no user code ever runs while one of these is held.
@@ -141,33 +154,33 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 /// Makes a linked handle and promise for a new, pending task.
-pub(crate) fn pair<T>() -> (Handle<T>, Promise<T>) {
-    let shared = Arc::new(Shared {
-        state: Mutex::new(State {
-            phase: Phase::Pending,
-            listeners: None,
-            blocked: 0,
-        }),
-        finished: Condvar::new(),
-        outcome: Mutex::new(None),
-    });
-    let handle = Handle {
-        shared: Arc::clone(&shared),
+pub(crate) fn pair<T: Send + 'static>() -> (Handle<T>, Promise<T>) {
+    let shared = Arc::new(Shared::new());
+    let handle = Handle::new(Arc::clone(&shared) as Arc<dyn TaskCell<T>>);
+    let promise = Promise {
+        shared: Some(shared),
     };
-    (
-        handle,
-        Promise {
-            shared: Some(shared),
-        },
-    )
+    (handle, promise)
 }
 
-impl<T> Handle<T> {
+impl<T: Send + 'static> Handle<T> {
     /// A handle that is already finished with `error`.
     pub(crate) fn failed(error: TaskError) -> Self {
         let (handle, promise) = pair();
         promise.settle(Err(error));
         handle
+    }
+}
+
+impl<T> Handle<T> {
+    /// The handle of the task whose state `cell` holds.
+    pub(crate) fn new(cell: Arc<dyn TaskCell<T>>) -> Self {
+        Handle { cell }
+    }
+
+    /// The task's state.
+    fn shared(&self) -> &Shared<T> {
+        self.cell.shared()
     }
 
     /// Blocks until the task is done, then returns its outcome.
@@ -196,48 +209,59 @@ impl<T> Handle<T> {
 
     /// Blocks until the task is done.
     pub fn wait(&self) {
-        let mut state = lock(&self.shared.state);
-        state.blocked += 1;
-        while !state.phase.is_done() {
-            state = (self.shared.finished.wait(state)).unwrap_or_else(PoisonError::into_inner);
+        for _ in 0..SPINS_BEFORE_BLOCKING {
+            if self.done() {
+                return;
+            }
+            std::hint::spin_loop();
         }
-        state.blocked -= 1;
+        let shared = self.shared();
+        let mut watchers = shared.watch();
+        watchers.blocked += 1;
+        while !shared.is_done() {
+            watchers = (shared.finished.wait(watchers)).unwrap_or_else(PoisonError::into_inner);
+        }
+        watchers.blocked -= 1;
     }
 
     /// Blocks until the task is done or `timeout` has passed; returns whether it is done.
     pub fn wait_timeout(&self, timeout: Duration) -> bool {
+        let shared = self.shared();
+        if shared.is_done() {
+            return true;
+        }
         let deadline = Instant::now().checked_add(timeout);
-        let mut state = lock(&self.shared.state);
-        state.blocked += 1;
-        while !state.phase.is_done() {
+        let mut watchers = shared.watch();
+        watchers.blocked += 1;
+        while !shared.is_done() {
             let Some(left) = deadline.map(|d| d.saturating_duration_since(Instant::now())) else {
-                state = (self.shared.finished.wait(state)).unwrap_or_else(PoisonError::into_inner);
+                watchers = (shared.finished.wait(watchers)).unwrap_or_else(PoisonError::into_inner);
                 continue;
             };
             if left.is_zero() {
                 break;
             }
-            let (next, _) = (self.shared.finished.wait_timeout(state, left))
+            let (next, _) = (shared.finished.wait_timeout(watchers, left))
                 .unwrap_or_else(PoisonError::into_inner);
-            state = next;
+            watchers = next;
         }
-        state.blocked -= 1;
-        state.phase.is_done()
+        watchers.blocked -= 1;
+        shared.is_done()
     }
 
     /// Whether the task is done: it finished, failed, or was cancelled.
     pub fn done(&self) -> bool {
-        self.phase().is_done()
+        self.shared().is_done()
     }
 
     /// Whether a worker is running the task right now.
     pub fn running(&self) -> bool {
-        matches!(self.phase(), Phase::Running | Phase::Settling)
+        matches!(self.shared().phase(), RUNNING | SETTLING)
     }
 
     /// Whether the task was cancelled before it started.
     pub fn cancelled(&self) -> bool {
-        self.phase() == Phase::Cancelled
+        self.shared().phase() == CANCELLED
     }
 
     /// Cancels the task if it has not started; returns whether it is now cancelled.
@@ -246,22 +270,12 @@ impl<T> Handle<T> {
     /// Cancelling an already cancelled task returns `true`. The task's callbacks run on the
     /// calling thread, before this returns.
     pub fn cancel(&self) -> bool {
-        let claimed = {
-            let mut state = lock(&self.shared.state);
-            match state.phase {
-                Phase::Pending => {
-                    state.phase = Phase::Settling;
-                    Some(state.take_listeners())
-                }
-                Phase::Cancelled => return true,
-                _ => return false,
-            }
-        };
-        if let Some(listeners) = claimed {
-            self.shared
-                .publish(listeners, Err(TaskError::Cancelled), Phase::Cancelled);
+        let shared = self.shared();
+        if shared.claim(|phase| phase == PENDING) {
+            shared.publish(Err(TaskError::Cancelled), CANCELLED);
+            return true;
         }
-        true
+        shared.phase() == CANCELLED
     }
 
     /// Registers `callback` to receive the task's outcome once it is done.
@@ -274,55 +288,53 @@ impl<T> Handle<T> {
     where
         F: FnOnce(&Outcome<T>) + Send + 'static,
     {
+        let shared = self.shared();
         {
-            let mut state = lock(&self.shared.state);
-            if !state.phase.is_done() {
-                state.listen(Listener::Callback(Box::new(callback)));
+            let mut watchers = shared.watch();
+            if !shared.is_done() {
+                watchers.listen(Listener::Callback(Box::new(callback)));
                 return;
             }
         }
-        let outcome = lock(&self.shared.outcome);
-        if let Some(outcome) = outcome.as_ref() {
+        if let Some(outcome) = shared.published_outcome() {
             run_callback(Box::new(callback), outcome);
         }
     }
 
     /// Whether the task finished with an error; `false` while it is not done or if cancelled.
     pub(crate) fn failed_already(&self) -> bool {
-        self.phase() == Phase::Finished
-            && lock(&self.shared.outcome)
-                .as_ref()
-                .is_some_and(Result::is_err)
+        let shared = self.shared();
+        shared.phase() == FINISHED && shared.published_outcome().is_some_and(Result::is_err)
     }
 
     /// Asks for `signal` to be told `index` once the task is done (at once if it is).
     pub(crate) fn notify_when_done(&self, signal: &Arc<Signal>, index: usize) {
+        let shared = self.shared();
         {
-            let mut state = lock(&self.shared.state);
-            if !state.phase.is_done() {
-                let listener = Listener::Signal(Arc::clone(signal), index);
-                state.listen(listener);
+            let mut watchers = shared.watch();
+            if !shared.is_done() {
+                watchers.listen(Listener::Signal(Arc::clone(signal), index));
                 return;
             }
         }
         signal.notify(index);
     }
 
-    /// The task's phase right now.
-    fn phase(&self) -> Phase {
-        lock(&self.shared.state).phase
-    }
-
     /// Takes the outcome of a done task.
-    fn take_outcome(&self) -> Outcome<T> {
-        let taken = lock(&self.shared.outcome).take();
+    fn take_outcome(self) -> Outcome<T> {
+        let taken = self.shared().take_outcome();
         taken.expect("the outcome of a done task is taken once, by its only handle")
     }
 }
 
 impl<T> std::fmt::Debug for Handle<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let phase = self.phase();
+        let phase = match self.shared().phase() {
+            PENDING => "pending",
+            RUNNING | SETTLING => "running",
+            FINISHED => "finished",
+            _ => "cancelled",
+        };
         f.debug_struct("Handle").field("phase", &phase).finish()
     }
 }
@@ -331,30 +343,27 @@ impl<T> Future for Handle<T> {
     type Output = Outcome<T>;
 
     fn poll(self: Pin<&mut Self>, context: &mut Context<'_>) -> Poll<Outcome<T>> {
-        let mut state = lock(&self.shared.state);
-        if !state.phase.is_done() {
-            state.set_waker(context.waker());
-            return Poll::Pending;
+        let shared = self.shared();
+        if !shared.is_done() {
+            let mut watchers = shared.watch();
+            if !shared.is_done() {
+                watchers.set_waker(context.waker());
+                return Poll::Pending;
+            }
         }
-        drop(state);
-        let taken = lock(&self.shared.outcome).take();
+        let taken = self.shared().take_outcome();
         Poll::Ready(taken.expect("a poolscope handle was polled after it returned its outcome"))
     }
 }
 
 impl<T> Promise<T> {
-    /// Moves a pending task to running; `false` if it was cancelled and must not run.
-    pub(crate) fn start(&self) -> bool {
-        self.shared.as_ref().is_some_and(|shared| shared.start())
-    }
-
-    /// The shared cell itself, for a pool that keeps it without the promise's wrapper.
+    /// The shared state itself, for a pool that keeps it without the promise's wrapper.
     ///
     /// Whoever takes it must settle it: dropping it does not.
     pub(crate) fn into_shared(mut self) -> Arc<Shared<T>> {
         self.shared
             .take()
-            .expect("an unsettled promise holds its cell")
+            .expect("an unsettled promise holds its state")
     }
 
     /// Settles the task with `outcome`, unless it was already settled (cancelled).
@@ -373,74 +382,154 @@ impl<T> Drop for Promise<T> {
     }
 }
 
+impl<T: Send> TaskCell<T> for Shared<T> {
+    fn shared(&self) -> &Shared<T> {
+        self
+    }
+}
+
 impl<T> Shared<T> {
+    /// The state of a new, pending task.
+    pub(crate) fn new() -> Self {
+        Shared {
+            phase: AtomicU8::new(PENDING),
+            watchers: Mutex::new(Watchers {
+                listeners: None,
+                blocked: 0,
+            }),
+            finished: Condvar::new(),
+            outcome: UnsafeCell::new(None),
+        }
+    }
+
+    /// The phase, flags masked off.
+    fn phase(&self) -> u8 {
+        self.phase.load(Ordering::Acquire) & PHASE
+    }
+
+    /// Whether the task is done.
+    fn is_done(&self) -> bool {
+        is_done(self.phase())
+    }
+
+    /// Locks the watchers and marks the task watched, so that settling will wake them.
+    fn watch(&self) -> MutexGuard<'_, Watchers<T>> {
+        let watchers = lock(&self.watchers);
+        self.phase.fetch_or(WATCHED, Ordering::AcqRel);
+        watchers
+    }
+
     /// Moves a pending task to running; `false` if it was cancelled and must not run.
     pub(crate) fn start(&self) -> bool {
-        let mut state = lock(&self.state);
-        if state.phase == Phase::Pending {
-            state.phase = Phase::Running;
-            true
-        } else {
-            false
-        }
+        self.move_phase(|phase| phase == PENDING, RUNNING)
+    }
+
+    /// Moves the task to [`SETTLING`] if `from` holds for its phase; whether it did.
+    fn claim(&self, from: impl Fn(u8) -> bool) -> bool {
+        self.move_phase(from, SETTLING)
+    }
+
+    /// Moves the phase to `to`, keeping the flags, if `from` holds for it; whether it did.
+    fn move_phase(&self, from: impl Fn(u8) -> bool, to: u8) -> bool {
+        let moved = self
+            .phase
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |phase| {
+                from(phase & PHASE).then_some((phase & !PHASE) | to)
+            });
+        moved.is_ok()
     }
 
     /// Claims the task for settling and publishes `outcome`; a no-op if already settled.
     pub(crate) fn settle(&self, outcome: Outcome<T>) {
-        let listeners = {
-            let mut state = lock(&self.state);
-            if !matches!(state.phase, Phase::Pending | Phase::Running) {
-                return;
-            }
-            state.phase = Phase::Settling;
-            state.take_listeners()
-        };
-
-        // A task the pool cancels (at shutdown_cancel) is as cancelled as one the caller cancels.
-        let phase = match outcome {
-            Err(TaskError::Cancelled) => Phase::Cancelled,
-            _ => Phase::Finished,
-        };
-        self.publish(listeners, outcome, phase);
-    }
-
-    /// Runs callbacks on `outcome`, stores it, marks the task `phase`, then wakes waiters.
-    ///
-    /// The caller has moved the task to [`Phase::Settling`] and taken its listeners.
-    fn publish(&self, mut listeners: Vec<Listener<T>>, outcome: Outcome<T>, phase: Phase) {
-        let mut to_wake = Vec::new();
-        loop {
-            // Run callbacks; keep signals and wakers for after the task is published as done.
-            for listener in listeners.drain(..) {
-                match listener {
-                    Listener::Callback(callback) => run_callback(callback, &outcome),
-                    other => to_wake.push(other),
-                }
-            }
-
-            // Pick up listeners added while the callbacks ran, or publish.
-            let mut state = lock(&self.state);
-            if state.listeners.is_some() {
-                listeners = state.take_listeners();
-                continue;
-            }
-            *lock(&self.outcome) = Some(outcome);
-            state.phase = phase;
-            if state.blocked > 0 {
-                self.finished.notify_all();
-            }
-            drop(state);
-
-            // Wake whoever waits, outside the lock.
-            for listener in to_wake {
-                match listener {
-                    Listener::Signal(signal, index) => signal.notify(index),
-                    Listener::Waker(waker) => waker.wake(),
-                    Listener::Callback(_) => {}
-                }
-            }
+        if !self.claim(|phase| phase == PENDING || phase == RUNNING) {
             return;
         }
+        // A task the pool cancels (at shutdown_cancel) is as cancelled as one the caller cancels.
+        let done = match outcome {
+            Err(TaskError::Cancelled) => CANCELLED,
+            _ => FINISHED,
+        };
+        self.publish(outcome, done);
+    }
+
+    /// Stores `outcome`, runs the callbacks on it, then publishes the task as `done` and
+    /// wakes whoever waits. The caller has moved the task to [`SETTLING`].
+    fn publish(&self, outcome: Outcome<T>, done: u8) {
+        // SAFETY: this thread moved the task to SETTLING, and nobody reads or writes the
+        // outcome before a done phase is published.
+        unsafe { *self.outcome.get() = Some(outcome) };
+
+        // Nobody watches: publishing is one atomic step.
+        let published =
+            self.phase
+                .compare_exchange(SETTLING, done, Ordering::AcqRel, Ordering::Acquire);
+        if published.is_err() {
+            self.publish_watched(done);
+        }
+    }
+
+    /// Publishes a watched task: callbacks first, then the phase under the lock, then the
+    /// wake-ups.
+    fn publish_watched(&self, done: u8) {
+        let mut to_wake = Vec::new();
+        loop {
+            // Take the listeners, or publish under the lock if none are left.
+            let listeners = {
+                let mut watchers = lock(&self.watchers);
+                match watchers.listeners.take() {
+                    Some(listeners) => *listeners,
+                    None => {
+                        self.phase.store(done | WATCHED, Ordering::Release);
+                        if watchers.blocked > 0 {
+                            self.finished.notify_all();
+                        }
+                        break;
+                    }
+                }
+            };
+
+            // Run callbacks, outside the lock; keep signals and wakers for after publishing.
+            // SAFETY: the task is still SETTLING, so this thread alone touches the outcome.
+            let outcome = unsafe { &*self.outcome.get() };
+            for listener in listeners {
+                match (listener, outcome) {
+                    (Listener::Callback(callback), Some(outcome)) => {
+                        run_callback(callback, outcome);
+                    }
+                    (other, _) => to_wake.push(other),
+                }
+            }
+        }
+
+        // Wake whoever waits, outside the lock.
+        for listener in to_wake {
+            match listener {
+                Listener::Signal(signal, index) => signal.notify(index),
+                Listener::Waker(waker) => waker.wake(),
+                Listener::Callback(_) => {}
+            }
+        }
+    }
+
+    /// The outcome of a done task, to read.
+    fn published_outcome(&self) -> Option<&Outcome<T>> {
+        if !self.is_done() {
+            return None;
+        }
+        // SAFETY: the task is done, so its settler no longer touches the outcome, and it can
+        // only be taken through the sole handle by value, which cannot coexist with the
+        // shared borrow through which this is called.
+        unsafe { (*self.outcome.get()).as_ref() }
+    }
+
+    /// Takes the outcome of a done task; the caller is the sole handle, held exclusively.
+    fn take_outcome(&self) -> Option<Outcome<T>> {
+        if !self.is_done() {
+            return None;
+        }
+        // SAFETY: the task is done, so its settler no longer touches the outcome, and the
+        // caller holds the sole handle by value or pinned, so nobody else reads it.
+        unsafe { (*self.outcome.get()).take() }
     }
 }
 

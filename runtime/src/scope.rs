@@ -83,7 +83,7 @@ impl<P: ScopedPool> PoolSlot<P> {
     /// If `build` reports anything but a failure to start workers: that is a mistake in
     /// the function's options, such as `workers` evaluating to 0. A failure to start
     /// workers is reported through the returned handle as [`TaskError::WorkerStart`].
-    pub fn submit<R>(
+    pub fn submit<R: Send + 'static>(
         &'static self,
         build: BuildPool<P>,
         submit: impl FnOnce(&P) -> Handle<R>,
@@ -99,7 +99,7 @@ impl<P: ScopedPool> PoolSlot<P> {
     }
 
     /// Submits a call to the process-wide pool, making it first if needed.
-    fn submit_global<R>(
+    fn submit_global<R: Send + 'static>(
         &'static self,
         build: BuildPool<P>,
         submit: impl FnOnce(&P) -> Handle<R>,

@@ -1,6 +1,6 @@
 //! The thread pool: Python's `ThreadPoolExecutor`.
 
-use std::cell::Cell;
+use std::cell::{Cell, UnsafeCell};
 use std::num::NonZeroUsize;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -11,7 +11,7 @@ use crossbeam_channel::{Receiver, Sender};
 
 use crate::error::{BuildError, TaskError, panic_message};
 use crate::gate::Gate;
-use crate::handle::{Handle, Promise, pair};
+use crate::handle::{Handle, Shared, TaskCell};
 use crate::map::Map;
 
 /// Numbers thread pools in creation order, for their threads' names.
@@ -60,27 +60,33 @@ pub struct Builder {
 type Initializer = Arc<dyn Fn() + Send + Sync>;
 
 /// A queued unit of work, with its type erased.
-trait Job: Send {
+trait Job: Send + Sync {
     /// Runs the task, unless it was cancelled, and settles its handle.
     ///
     /// `ran` is called once the work is over and before the handle is settled.
-    fn run(self: Box<Self>, ran: &dyn Fn());
+    fn run(&self, ran: &dyn Fn());
     /// Settles the task's handle with `error` without running it.
-    fn abandon(self: Box<Self>, error: TaskError);
+    fn abandon(&self, error: TaskError);
 }
 
-/// A closure and the promise of its result.
+/// A closure and its task's state, in the one allocation both the queue and the handle
+/// point to.
 struct Task<F, T> {
-    /// The user's closure.
-    work: F,
-    /// Where its outcome goes.
-    promise: Promise<T>,
+    /// The task's state, which the handle reads.
+    shared: Shared<T>,
+    /// The user's closure, until the thread that starts the task takes it.
+    work: UnsafeCell<Option<F>>,
 }
+
+// SAFETY: `work` is taken once, by the one thread whose `Shared::start` succeeded, and is
+// otherwise only dropped with the task; `Shared` is `Sync` for a `Send` value. The closure
+// moves to a worker thread, so it must be `Send`.
+unsafe impl<F: Send, T: Send> Sync for Task<F, T> {}
 
 /// What the queue carries to the workers.
 enum Message {
     /// A task to run.
-    Run(Box<dyn Job>),
+    Run(Arc<dyn Job>),
     /// One worker is to exit. Sent only after every task has been queued.
     Stop,
 }
@@ -154,11 +160,11 @@ impl ThreadPool {
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
-        let (handle, promise) = pair();
-        let job = Box::new(Task {
-            work: task,
-            promise,
+        let job = Arc::new(Task {
+            shared: Shared::new(),
+            work: UnsafeCell::new(Some(task)),
         });
+        let handle = Handle::new(Arc::clone(&job) as Arc<dyn TaskCell<T>>);
         self.inner.enqueue(job);
         handle
     }
@@ -306,29 +312,41 @@ impl std::fmt::Debug for Builder {
     }
 }
 
+impl<F: Send, T: Send> TaskCell<T> for Task<F, T> {
+    fn shared(&self) -> &Shared<T> {
+        &self.shared
+    }
+}
+
 impl<F, T> Job for Task<F, T>
 where
     F: FnOnce() -> T + Send,
     T: Send,
 {
-    fn run(self: Box<Self>, ran: &dyn Fn()) {
-        let Task { work, promise } = *self;
-        if !promise.start() {
+    fn run(&self, ran: &dyn Fn()) {
+        if !self.shared.start() {
             return ran();
         }
+        // SAFETY: `start` succeeded on this thread, and succeeds once per task, so nothing
+        // else touches the closure.
+        let work = unsafe { (*self.work.get()).take() };
+        let Some(work) = work else {
+            return ran();
+        };
         let outcome = catch_unwind(AssertUnwindSafe(work));
         ran();
-        promise.settle(outcome.map_err(|payload| TaskError::Panicked(panic_message(&*payload))));
+        let outcome = outcome.map_err(|payload| TaskError::Panicked(panic_message(&*payload)));
+        self.shared.settle(outcome);
     }
 
-    fn abandon(self: Box<Self>, error: TaskError) {
-        self.promise.settle(Err(error));
+    fn abandon(&self, error: TaskError) {
+        self.shared.settle(Err(error));
     }
 }
 
 impl Inner {
     /// Queues `job`, or settles it at once if the pool cannot take it.
-    fn enqueue(self: &Arc<Self>, job: Box<dyn Job>) {
+    fn enqueue(self: &Arc<Self>, job: Arc<dyn Job>) {
         if let Some(message) = self.broken.get() {
             return job.abandon(TaskError::InitializerFailed(message.clone()));
         }
