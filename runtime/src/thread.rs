@@ -17,6 +17,9 @@ use crate::map::Map;
 /// Numbers thread pools in creation order, for their threads' names.
 static POOL_NUMBER: AtomicUsize = AtomicUsize::new(0);
 
+/// How many times an idle worker looks for a task before it sleeps.
+const POLLS_BEFORE_SLEEPING: u32 = 32;
+
 thread_local! {
     /// The number of the pool this thread works for, or `usize::MAX` outside any pool.
     static CURRENT_POOL: Cell<usize> = const { Cell::new(usize::MAX) };
@@ -410,7 +413,7 @@ impl Inner {
     fn work(self: Arc<Self>) {
         CURRENT_POOL.with(|pool| pool.set(self.number));
         self.initialize();
-        while let Ok(Message::Run(job)) = self.receiver.recv() {
+        while let Some(Message::Run(job)) = self.next_message() {
             // Count this thread idle before the outcome is published: a caller woken by it
             // may submit at once, and must find this thread instead of starting another.
             match self.broken.get() {
@@ -424,6 +427,19 @@ impl Inner {
         let mut workers = self.workers.lock().unwrap_or_else(PoisonError::into_inner);
         workers.alive -= 1;
         self.worker_exited.notify_all();
+    }
+
+    /// The next message, looking for one a while before sleeping: in a busy pool the next
+    /// task usually comes within microseconds, and waking a sleeping thread costs its
+    /// submitter a system call.
+    fn next_message(&self) -> Option<Message> {
+        for _ in 0..POLLS_BEFORE_SLEEPING {
+            if let Ok(message) = self.receiver.try_recv() {
+                return Some(message);
+            }
+            std::thread::yield_now();
+        }
+        self.receiver.recv().ok()
     }
 
     /// Counts this thread as idle, while the pool can still grow.
