@@ -9,6 +9,7 @@ use crate::error::TaskError;
 use crate::handle::{Handle, Outcome};
 use crate::process::ProcessPool;
 use crate::process::call::Call;
+use crate::process::payload::Payload;
 
 /// What a worker returns for a chunk: each item's result, or its panic message.
 type ChunkResult<R> = Vec<Result<R, String>>;
@@ -55,7 +56,7 @@ where
                 return None;
             }
             let size = chunk.len();
-            let handle = match postcard::to_allocvec(&chunk) {
+            let handle = match Payload::encode(&chunk) {
                 Ok(payload) => pool.submit_encoded(call, payload),
                 Err(error) => Handle::failed(super::encode_error(&error)),
             };

@@ -8,6 +8,7 @@ mod frame;
 #[cfg(test)]
 mod hostile;
 mod launch;
+mod payload;
 mod server;
 mod slot;
 
@@ -31,6 +32,7 @@ pub use chunks::ChunkedMap;
 pub use launch::StartMethod;
 
 use call::{Call, REPLY_CODEC, REPLY_PANICKED, REPLY_VALUE};
+use payload::Payload;
 use slot::{Job, Pending, Slot};
 
 /// Numbers process pools in creation order.
@@ -170,7 +172,7 @@ impl ProcessPool {
         R: Serialize + DeserializeOwned + Send + 'static,
     {
         let (handle, promise) = pair();
-        match postcard::to_allocvec(&argument) {
+        match Payload::encode(&argument) {
             Ok(payload) => self.inner.enqueue(Call::of(function), payload, promise),
             Err(error) => promise.settle(Err(encode_error(&error))),
         }
@@ -255,7 +257,7 @@ impl ProcessPool {
     }
 
     /// Queues a call with an already encoded argument.
-    pub(crate) fn submit_encoded<R>(&self, call: Call, payload: Vec<u8>) -> Handle<R>
+    pub(crate) fn submit_encoded<R>(&self, call: Call, payload: Payload) -> Handle<R>
     where
         R: DeserializeOwned + Send + 'static,
     {
@@ -393,7 +395,7 @@ impl Inner {
     }
 
     /// Queues a task, or settles it at once if the pool cannot take it.
-    fn enqueue<R>(&self, call: Call, payload: Vec<u8>, promise: Promise<R>)
+    fn enqueue<R>(&self, call: Call, payload: Payload, promise: Promise<R>)
     where
         R: DeserializeOwned + Send + 'static,
     {

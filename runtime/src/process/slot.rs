@@ -26,6 +26,7 @@ use crate::process::boot::{INIT_FAILED, MISMATCH, NO_INITIALIZER, READY, SETUP, 
 use crate::process::call::{Call, offset_of};
 use crate::process::frame::{self, FrameReader, send_all};
 use crate::process::launch::{Reaper, parse_pid, start_process};
+use crate::process::payload::Payload;
 use crate::process::{Inner, Message};
 
 /// The fewest and most tasks in flight to one worker, the running one included.
@@ -55,7 +56,7 @@ pub(crate) struct Job {
     /// The function to run and its trampoline.
     pub(crate) call: Call,
     /// The encoded argument; kept until answered, to resend if the worker dies first.
-    pub(crate) payload: Vec<u8>,
+    pub(crate) payload: Payload,
     /// Where the outcome goes.
     pub(crate) pending: Arc<dyn Pending>,
 }
@@ -493,7 +494,7 @@ impl Writer {
             frame::encode(&mut self.buffer, TASK, |body| {
                 body.extend_from_slice(&job.call.trampoline.to_le_bytes());
                 body.extend_from_slice(&job.call.function.to_le_bytes());
-                body.extend_from_slice(&job.payload);
+                body.extend_from_slice(job.payload.as_slice());
             });
         }
         {

@@ -1,0 +1,73 @@
+//! A task's encoded argument, kept inline when it is short.
+
+use serde::Serialize;
+
+/// The longest argument kept inline: what fits beside a length byte in a `Vec`'s size.
+const INLINE: usize = 22;
+
+/// A task's encoded argument, from submit until its worker answers.
+///
+/// Most tiny tasks take a number or two, a few bytes once encoded; keeping those inline
+/// spares a queued task an allocation of its own.
+pub(crate) enum Payload {
+    /// Up to [`INLINE`] bytes: the first `length` of `bytes`.
+    Inline {
+        /// How many bytes are used.
+        length: u8,
+        /// The bytes.
+        bytes: [u8; INLINE],
+    },
+    /// A longer argument.
+    Heap(Vec<u8>),
+}
+
+impl Payload {
+    /// Encodes `value` with postcard, inline if it fits.
+    pub(crate) fn encode<T: Serialize>(value: &T) -> Result<Payload, postcard::Error> {
+        let mut bytes = [0; INLINE];
+        match postcard::to_slice(value, &mut bytes) {
+            Ok(used) => {
+                let length = used.len() as u8;
+                Ok(Payload::Inline { length, bytes })
+            }
+            Err(postcard::Error::SerializeBufferFull) => {
+                postcard::to_allocvec(value).map(Payload::Heap)
+            }
+            Err(error) => Err(error),
+        }
+    }
+
+    /// The encoded bytes.
+    pub(crate) fn as_slice(&self) -> &[u8] {
+        match self {
+            Payload::Inline { length, bytes } => &bytes[..usize::from(*length)],
+            Payload::Heap(bytes) => bytes,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn short_values_stay_inline_and_long_ones_do_not() {
+        let short = Payload::encode(&(7u64, 300u32)).unwrap();
+        assert!(matches!(short, Payload::Inline { .. }));
+        assert_eq!(
+            short.as_slice(),
+            postcard::to_allocvec(&(7u64, 300u32)).unwrap()
+        );
+
+        let long = Payload::encode(&"x".repeat(100)).unwrap();
+        assert!(matches!(long, Payload::Heap(_)));
+        assert_eq!(
+            long.as_slice(),
+            postcard::to_allocvec(&"x".repeat(100)).unwrap()
+        );
+        assert_eq!(
+            std::mem::size_of::<Payload>(),
+            std::mem::size_of::<Vec<u8>>()
+        );
+    }
+}
