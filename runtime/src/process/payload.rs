@@ -2,8 +2,9 @@
 
 use serde::Serialize;
 
-/// The longest argument kept inline: what fits beside a length byte in a `Vec`'s size.
-const INLINE: usize = 22;
+/// The longest argument kept inline: the most that keeps a [`Payload`] the size of a `Vec`
+/// (the compiler stores the variant in a niche of the `Vec`, which must not overlap it).
+const INLINE: usize = 14;
 
 /// A task's encoded argument, from submit until its worker answers.
 ///
