@@ -9,8 +9,10 @@ mod frame;
 mod hostile;
 mod launch;
 mod payload;
+mod reader;
 mod server;
 mod slot;
+mod start;
 
 use std::cell::Cell;
 use std::num::NonZeroUsize;

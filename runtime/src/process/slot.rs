@@ -7,6 +7,8 @@
 //! in the order it got them, and each reply leaves it before the next task starts, so the
 //! oldest unanswered task is the one running. When a worker dies, that task alone fails;
 //! the tasks sent after it never started and go to the next worker.
+//!
+//! The reader thread's loop is in `reader.rs`, the start-up exchange in `start.rs`.
 
 use std::collections::VecDeque;
 use std::io;
@@ -22,11 +24,13 @@ use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 
 use crate::error::TaskError;
-use crate::process::boot::{INIT_FAILED, MISMATCH, NO_INITIALIZER, READY, SETUP, STARTING, TASK};
-use crate::process::call::{Call, offset_of};
+use crate::process::boot::TASK;
+use crate::process::call::Call;
 use crate::process::frame::{self, FrameReader, send_all};
-use crate::process::launch::{Reaper, parse_pid, start_process};
+use crate::process::launch::Reaper;
 use crate::process::payload::Payload;
+use crate::process::reader::{Worker, read_replies};
+use crate::process::start::{StartFailure, start_worker};
 use crate::process::{Inner, Message};
 
 /// The fewest and most tasks in flight to one worker, the running one included.
@@ -70,11 +74,11 @@ impl Drop for Job {
 }
 
 /// A job sent to the current worker.
-struct InFlight {
+pub(crate) struct InFlight {
     /// The order in which jobs were sent to this slot.
-    sequence: u64,
+    pub(crate) sequence: u64,
     /// The job.
-    job: Job,
+    pub(crate) job: Job,
 }
 
 /// One worker place of a pool.
@@ -107,14 +111,6 @@ struct SlotState {
     writer_waiting: bool,
     /// A moving average of the worker's time per task.
     time_per_task: Duration,
-}
-
-/// Why a worker could not be started.
-enum StartFailure {
-    /// The initializer panicked or overran, as described.
-    Initializer(String),
-    /// Anything else went wrong, as described.
-    Other(String),
 }
 
 impl Slot {
@@ -529,152 +525,9 @@ impl Writer {
     }
 }
 
-/// Starts a worker process and completes the start-up exchange with it.
-fn start_worker(pool: &Inner) -> Result<(FrameReader<UnixStream>, u32, Reaper), StartFailure> {
-    let other = |error: io::Error| StartFailure::Other(error.to_string());
-    let (socket, reaper, launched) = start_process(pool.config.start).map_err(other)?;
-    let mut setup = Vec::new();
-    frame::encode(&mut setup, SETUP, |body| {
-        body.extend_from_slice(&pool.identity.0.to_le_bytes());
-        body.extend_from_slice(&pool.identity.1.to_le_bytes());
-        let initializer = pool
-            .config
-            .initializer
-            .map_or(NO_INITIALIZER, |f| offset_of(f as usize));
-        body.extend_from_slice(&initializer.to_le_bytes());
-    });
-    send_all(&socket, &setup).map_err(other)?;
-
-    let mut reader = FrameReader::new(socket);
-    let (pid, started) = match reader.next_frame() {
-        Ok(Some((STARTING, body))) => match parse_pid(body) {
-            Some(pid) => (Some(pid), await_ready(pool, &mut reader, pid)),
-            None => (launched, Err(malformed())),
-        },
-        Ok(Some((MISMATCH, body))) => (launched, Err(StartFailure::Other(text(body)))),
-        Ok(_) => (launched, Err(malformed())),
-        Err(error) => (launched, Err(ended_during_start_up(&error))),
-    };
-    match started {
-        Ok(pid) => Ok((reader, pid, reaper)),
-        Err(failure) => {
-            if let Some(pid) = pid {
-                reaper.reap(pid);
-            }
-            Err(failure)
-        }
-    }
-}
-
-/// Waits for the worker's initializer to finish, at most the task timeout; a worker whose
-/// initializer overruns it is killed.
-fn await_ready(
-    pool: &Inner,
-    reader: &mut FrameReader<UnixStream>,
-    pid: u32,
-) -> Result<u32, StartFailure> {
-    let limit = pool.config.task_timeout;
-    let _ = reader.source().set_read_timeout(limit);
-    let outcome = match reader.next_frame() {
-        Ok(Some((READY, _))) => Ok(pid),
-        Ok(Some((INIT_FAILED, body))) => Err(StartFailure::Initializer(text(body))),
-        Ok(_) => Err(malformed()),
-        Err(error) if is_timeout(&error) => {
-            let _ = kill(Pid::from_raw(pid as i32), Signal::SIGKILL);
-            let limit = limit.unwrap_or_default();
-            let message = format!("the initializer ran longer than the {limit:?} task timeout");
-            Err(StartFailure::Initializer(message))
-        }
-        Err(error) => Err(ended_during_start_up(&error)),
-    };
-    let _ = reader.source().set_read_timeout(None);
-    outcome
-}
-
-/// The failure of a worker that broke the start-up exchange.
-fn malformed() -> StartFailure {
-    StartFailure::Other("the worker sent a malformed start-up reply".to_owned())
-}
-
-/// The failure of a worker whose socket failed during start-up.
-fn ended_during_start_up(error: &io::Error) -> StartFailure {
-    StartFailure::Other(format!("the worker ended during start-up: {error}"))
-}
-
-/// A reply body as text.
-fn text(body: &[u8]) -> String {
-    String::from_utf8_lossy(body).into_owned()
-}
-
-/// What a reader thread knows of its worker.
-struct Worker {
-    /// The worker's pid.
-    pid: u32,
-    /// How to learn how it ended.
-    reaper: Reaper,
-    /// Its generation in the slot.
-    generation: u64,
-}
-
-/// The body of a reader thread: settles replies in order until the worker ends, then
-/// settles the job it was running and hands the rest back to the writer.
-fn read_replies(pool: &Inner, slot: &Slot, mut reader: FrameReader<UnixStream>, worker: &Worker) {
-    pool.mark_current_thread();
-    let timeout = pool.config.task_timeout;
-    let mut killed_running: Option<u64> = None;
-    loop {
-        if let Some(limit) = timeout {
-            let poll = slot
-                .time_left(limit)
-                .clamp(Duration::from_millis(1), Duration::from_millis(50));
-            let _ = reader.source().set_read_timeout(Some(poll));
-        }
-        match reader.next_frame() {
-            Ok(Some((kind, body))) => match slot.pop_head(pool) {
-                Some(entry) => entry.job.pending.finish(kind, body),
-                None => break,
-            },
-            Ok(None) => break,
-            Err(error) if is_timeout(&error) => {
-                if let (Some(limit), None) = (timeout, killed_running) {
-                    killed_running = slot.overdue_head(limit);
-                    if killed_running.is_some() {
-                        let _ = kill(Pid::from_raw(worker.pid as i32), Signal::SIGKILL);
-                    }
-                }
-            }
-            Err(_) => {
-                let _ = kill(Pid::from_raw(worker.pid as i32), Signal::SIGKILL);
-                break;
-            }
-        }
-    }
-
-    let cause = worker.reaper.reap(worker.pid);
-    let Some(head) = slot.worker_ended(pool, worker.generation) else {
-        return;
-    };
-    let error = match (killed_running, timeout) {
-        (Some(sequence), Some(limit)) if sequence == head.sequence => TaskError::TimedOut(limit),
-        _ => TaskError::WorkerDied {
-            pid: worker.pid,
-            cause,
-        },
-    };
-    head.job.pending.fail(error);
-}
-
-/// Whether a read error is a read timeout.
-fn is_timeout(error: &io::Error) -> bool {
-    matches!(
-        error.kind(),
-        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-    )
-}
-
 impl Slot {
     /// Removes the oldest in-flight job, answered now, and updates the window.
-    fn pop_head(&self, pool: &Inner) -> Option<InFlight> {
+    pub(crate) fn pop_head(&self, pool: &Inner) -> Option<InFlight> {
         let mut state = self.lock();
         let entry = state.in_flight.pop_front()?;
         if state.in_flight.is_empty() {
@@ -691,7 +544,7 @@ impl Slot {
     }
 
     /// How long the running job may still run under `limit`.
-    fn time_left(&self, limit: Duration) -> Duration {
+    pub(crate) fn time_left(&self, limit: Duration) -> Duration {
         let state = self.lock();
         if state.in_flight.is_empty() {
             return limit;
@@ -700,7 +553,7 @@ impl Slot {
     }
 
     /// The sequence number of the running job if it has overrun `limit`.
-    fn overdue_head(&self, limit: Duration) -> Option<u64> {
+    pub(crate) fn overdue_head(&self, limit: Duration) -> Option<u64> {
         let state = self.lock();
         let head = state.in_flight.front()?;
         (state.head_since.elapsed() >= limit).then_some(head.sequence)
@@ -708,7 +561,7 @@ impl Slot {
 
     /// Records that the worker of `generation` ended: returns the job it was running and
     /// requeues the jobs sent after it, which it never started.
-    fn worker_ended(&self, pool: &Inner, generation: u64) -> Option<InFlight> {
+    pub(crate) fn worker_ended(&self, pool: &Inner, generation: u64) -> Option<InFlight> {
         let mut state = self.lock();
         if state.generation == generation {
             state.live = false;
