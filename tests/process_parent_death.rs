@@ -18,25 +18,17 @@ mod support;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use poolscope::{ProcessPool, StartMethod};
+use poolscope::ProcessPool;
 
-use support::{Rerun, child_role, children_of, process, report, sleep_then_pid, wait_until};
+use support::{
+    Rerun, child_role, children_of, process, report, sleep_then_pid, start_method, wait_until,
+};
 
 /// How long the reported processes may take to end once the child is dead.
 const GRACE: Duration = Duration::from_secs(1);
 
 /// The workers of the child's pool.
 const WORKERS: usize = 2;
-
-/// The start method a role names.
-fn start_method(role: &str) -> StartMethod {
-    match role {
-        "forkserver" => StartMethod::ForkServer,
-        "spawn" => StartMethod::Spawn,
-        "fork" => StartMethod::Fork,
-        other => panic!("unknown start method {other}"),
-    }
-}
 
 /// The child's side: a busy pool, its processes reported, then sleep until killed.
 fn busy_child(role: &str) {

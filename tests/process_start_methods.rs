@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use poolscope::{ProcessPool, StartMethod, TaskError};
 
-use support::{Rerun, child_role, double, report};
+use support::{Rerun, child_role, double, report, start_method};
 
 /// A task that panics on 13 and doubles anything else.
 fn double_but_not_13(x: u64) -> u64 {
@@ -66,16 +66,6 @@ fn spawn_runs_tasks() {
 #[test]
 fn fork_runs_tasks() {
     runs_tasks(StartMethod::Fork);
-}
-
-/// The start method a role names.
-fn start_method(role: &str) -> StartMethod {
-    match role {
-        "forkserver" => StartMethod::ForkServer,
-        "spawn" => StartMethod::Spawn,
-        "fork" => StartMethod::Fork,
-        other => panic!("unknown start method {other}"),
-    }
 }
 
 /// The child's side: a task prints its marker; the child reports the worker's pid only.

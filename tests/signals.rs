@@ -15,7 +15,7 @@ use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 use poolscope::{ProcessPool, StartMethod};
 
-use support::{children_of, is_gone, processes, scaled, spin, wait_until};
+use support::{children_of, is_gone, processes, scaled, spin, start_method, wait_until};
 
 /// Names the child program a re-run of this binary should be.
 const CHILD: &str = "POOLSCOPE_CHILD";
@@ -87,12 +87,7 @@ fn read_pids(child: &mut Child) -> Vec<u32> {
 
 /// The start method a child was asked to use, if this process is a child.
 fn child_start() -> Option<StartMethod> {
-    match std::env::var(CHILD).ok()?.as_str() {
-        "ForkServer" => Some(StartMethod::ForkServer),
-        "Spawn" => Some(StartMethod::Spawn),
-        "Fork" => Some(StartMethod::Fork),
-        other => panic!("unknown start method {other}"),
-    }
+    Some(start_method(&std::env::var(CHILD).ok()?))
 }
 
 #[test]

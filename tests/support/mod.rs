@@ -393,3 +393,13 @@ impl Finished {
             .collect()
     }
 }
+
+/// The start method a child's role names: `forkserver`, `spawn` or `fork`, in any case.
+pub fn start_method(role: &str) -> poolscope::StartMethod {
+    match role.to_ascii_lowercase().as_str() {
+        "forkserver" => poolscope::StartMethod::ForkServer,
+        "spawn" => poolscope::StartMethod::Spawn,
+        "fork" => poolscope::StartMethod::Fork,
+        other => panic!("unknown start method {other}"),
+    }
+}
