@@ -64,6 +64,7 @@ fn workloads(sizes: &Sizes) -> Vec<Workload> {
         processes::tiny_process(sizes),
         processes::tiny_process_chunked(sizes),
         processes::payload_process(sizes),
+        processes::payload_process_bytes(sizes),
         processes::startup_process(sizes),
         processes::startup_process_cold(sizes),
         processes::cpu_process(sizes),

@@ -13,7 +13,9 @@ use crate::harness::{
     BenchResult, System, Target, Unit, Workload, check_sum, throughput, time_round_trips,
 };
 use crate::stats::median;
-use crate::work::{burn, byte_sum, calibrate, double, increment, payload, payload_total};
+use crate::work::{
+    block_sum, burn, byte_sum, calibrate, double, increment, payload, payload_total,
+};
 use crate::{probe, procspawn_peers, python};
 
 /// Workers of the throughput and latency pools.
@@ -73,6 +75,29 @@ pub fn payload_process(sizes: &Sizes) -> Workload {
             System::new("poolscope ProcessPool", move || payload_poolscope(n, bytes)),
             System::new("procspawn Pool", move || {
                 procspawn_peers::payloads(n, bytes)
+            })
+            .with_target(Target::RatioAtLeast(5.0)),
+            python::system("Python ProcessPoolExecutor", "payload-process", args),
+        ],
+        compared: true,
+    }
+}
+
+/// `payload-process-bytes`: the same payloads as [`poolscope::Bytes`], which serde moves as
+/// one block, for poolscope and procspawn alike (Python's `bytes` already cross as one).
+pub fn payload_process_bytes(sizes: &Sizes) -> Workload {
+    let (n, bytes) = (sizes.payload_tasks, sizes.payload_bytes);
+    let args = vec![n.to_string(), bytes.to_string()];
+    Workload {
+        name: "payload-process-bytes",
+        metrics: &[""],
+        unit: Unit::TasksPerSecond,
+        systems: vec![
+            System::new("poolscope ProcessPool", move || {
+                payload_bytes_poolscope(n, bytes)
+            }),
+            System::new("procspawn Pool", move || {
+                procspawn_peers::payload_blocks(n, bytes)
             })
             .with_target(Target::RatioAtLeast(5.0)),
             python::system("Python ProcessPoolExecutor", "payload-process", args),
@@ -238,6 +263,23 @@ fn payload_poolscope(n: usize, bytes: usize) -> BenchResult<Vec<f64>> {
     pool.shutdown(true);
     let figure = throughput(n, started);
     check_sum("payload-process", total, payload_total(n, bytes))?;
+    Ok(vec![figure])
+}
+
+/// poolscope: submit every payload as `Bytes`, then take every sum in order.
+fn payload_bytes_poolscope(n: usize, bytes: usize) -> BenchResult<Vec<f64>> {
+    let started = Instant::now();
+    let pool = start_pool(WORKERS)?;
+    let handles: Vec<_> = (0..n)
+        .map(|index| pool.submit(block_sum, payload(index, bytes).into()))
+        .collect();
+    let mut total = 0;
+    for handle in handles {
+        total += handle.result()?;
+    }
+    pool.shutdown(true);
+    let figure = throughput(n, started);
+    check_sum("payload-process-bytes", total, payload_total(n, bytes))?;
     Ok(vec![figure])
 }
 

@@ -12,7 +12,7 @@ use serde::de::DeserializeOwned;
 
 use crate::harness::{BenchResult, check_sum, throughput, time_round_trips};
 use crate::stats::median;
-use crate::work::{byte_sum, double, increment, payload, payload_total};
+use crate::work::{block_sum, byte_sum, double, increment, payload, payload_total};
 
 /// The most calls in flight at once.
 const WINDOW: usize = 1024;
@@ -74,6 +74,18 @@ pub fn payloads(n: usize, bytes: usize) -> BenchResult<Vec<f64>> {
     pool.shutdown();
     let figure = throughput(n, started);
     check_sum("payload-process", total, payload_total(n, bytes))?;
+    Ok(vec![figure])
+}
+
+/// `payload-process-bytes`: `n` calls of `block_sum` on `bytes`-byte blocks.
+pub fn payload_blocks(n: usize, bytes: usize) -> BenchResult<Vec<f64>> {
+    let started = Instant::now();
+    let pool = procspawn::Pool::new(WORKERS).map_err(spawn_error)?;
+    let blocks = (0..n).map(|index| poolscope::Bytes::from(payload(index, bytes)));
+    let total = sum_windowed(&pool, block_sum, blocks)?;
+    pool.shutdown();
+    let figure = throughput(n, started);
+    check_sum("payload-process-bytes", total, payload_total(n, bytes))?;
     Ok(vec![figure])
 }
 

@@ -21,6 +21,11 @@ pub fn byte_sum(data: Vec<u8>) -> u64 {
     data.iter().map(|&byte| u64::from(byte)).sum()
 }
 
+/// The sum of the bytes of a [`poolscope::Bytes`]: the task of `payload-process-bytes`.
+pub fn block_sum(data: poolscope::Bytes) -> u64 {
+    byte_sum(data.into_vec())
+}
+
 /// The 64 KiB argument of the `index`-th `payload-process` task.
 pub fn payload(index: usize, bytes: usize) -> Vec<u8> {
     vec![(index % 256) as u8; bytes]

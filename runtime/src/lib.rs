@@ -10,6 +10,7 @@
 //! the `#[pool]` and `pool_scope!` macros.
 
 mod bounds;
+mod bytes;
 #[cfg(test)]
 mod counting_alloc;
 mod error;
@@ -21,6 +22,7 @@ mod scope;
 mod thread;
 mod wait;
 
+pub use bytes::Bytes;
 pub use error::{BuildError, ExitCause, TaskError};
 pub use handle::{Handle, Outcome};
 pub use map::Map;
