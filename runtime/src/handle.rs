@@ -6,6 +6,7 @@
 
 use std::cell::UnsafeCell;
 use std::future::Future;
+use std::marker::PhantomData;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU8, Ordering};
@@ -36,10 +37,21 @@ type Callback<T> = Box<dyn FnOnce(&Outcome<T>) + Send>;
 /// let handle = pool.submit(|| 6 * 7);
 /// assert_eq!(handle.result(), Ok(42));
 /// ```
+///
+/// A handle can be shared between threads (`Sync`) only if its value can: callbacks added
+/// on several threads read the value at once.
+///
+/// ```compile_fail
+/// fn shareable<T: Sync>() {}
+/// shareable::<poolscope_runtime::Handle<std::cell::Cell<u32>>>();
+/// ```
 pub struct Handle<T> {
     /// The allocation holding the task's [`Shared`] state, and for a thread pool the task
     /// itself: one allocation per task.
     cell: Arc<dyn TaskCell<T>>,
+    /// Makes the handle `Send` only for a `Send` value and `Sync` only for a `Sync` one:
+    /// callbacks added through a shared handle on several threads read the value at once.
+    value: PhantomData<T>,
 }
 
 /// An allocation that holds a task's [`Shared`] state.
@@ -175,7 +187,10 @@ impl<T: Send + 'static> Handle<T> {
 impl<T> Handle<T> {
     /// The handle of the task whose state `cell` holds.
     pub(crate) fn new(cell: Arc<dyn TaskCell<T>>) -> Self {
-        Handle { cell }
+        Handle {
+            cell,
+            value: PhantomData,
+        }
     }
 
     /// The task's state.
@@ -537,4 +552,17 @@ impl<T> Shared<T> {
 fn run_callback<T>(callback: Callback<T>, outcome: &Outcome<T>) {
     // The panic has already been reported by the panic hook; there is nobody to hand it to.
     let _ = catch_unwind(AssertUnwindSafe(move || callback(outcome)));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Handle;
+
+    /// Handles of ordinary values cross and are shared between threads.
+    #[test]
+    fn handles_are_send_and_sync_for_send_and_sync_values() {
+        fn shareable<T: Send + Sync>() {}
+        shareable::<Handle<u64>>();
+        shareable::<Handle<Vec<String>>>();
+    }
 }
