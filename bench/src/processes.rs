@@ -8,6 +8,9 @@ use std::time::Instant;
 
 use poolscope::ProcessPool;
 
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
 use crate::cli::Sizes;
 use crate::harness::{
     BenchResult, System, Target, Unit, Workload, check_sum, throughput, time_round_trips,
@@ -65,39 +68,32 @@ pub fn tiny_process_chunked(sizes: &Sizes) -> Workload {
 
 /// `payload-process`: tasks that take a 64 KiB vector and return its byte sum.
 pub fn payload_process(sizes: &Sizes) -> Workload {
-    let (n, bytes) = (sizes.payload_tasks, sizes.payload_bytes);
-    let args = vec![n.to_string(), bytes.to_string()];
-    Workload {
-        name: "payload-process",
-        metrics: &[""],
-        unit: Unit::TasksPerSecond,
-        systems: vec![
-            System::new("poolscope ProcessPool", move || payload_poolscope(n, bytes)),
-            System::new("procspawn Pool", move || {
-                procspawn_peers::payloads(n, bytes)
-            })
-            .with_target(Target::RatioAtLeast(5.0)),
-            python::system("Python ProcessPoolExecutor", "payload-process", args),
-        ],
-        compared: true,
-    }
+    payload_workload("payload-process", sizes, byte_sum)
 }
 
 /// `payload-process-bytes`: the same payloads as [`poolscope::Bytes`], which serde moves as
 /// one block, for poolscope and procspawn alike (Python's `bytes` already cross as one).
 pub fn payload_process_bytes(sizes: &Sizes) -> Workload {
+    payload_workload("payload-process-bytes", sizes, block_sum)
+}
+
+/// A payload workload named `name` whose tasks run `task` on each payload, as an `A`.
+fn payload_workload<A>(name: &'static str, sizes: &Sizes, task: fn(A) -> u64) -> Workload
+where
+    A: From<Vec<u8>> + Serialize + DeserializeOwned + Send + 'static,
+{
     let (n, bytes) = (sizes.payload_tasks, sizes.payload_bytes);
     let args = vec![n.to_string(), bytes.to_string()];
     Workload {
-        name: "payload-process-bytes",
+        name,
         metrics: &[""],
         unit: Unit::TasksPerSecond,
         systems: vec![
             System::new("poolscope ProcessPool", move || {
-                payload_bytes_poolscope(n, bytes)
+                payload_poolscope(name, n, bytes, task)
             }),
             System::new("procspawn Pool", move || {
-                procspawn_peers::payload_blocks(n, bytes)
+                procspawn_peers::payloads(name, n, bytes, task)
             })
             .with_target(Target::RatioAtLeast(5.0)),
             python::system("Python ProcessPoolExecutor", "payload-process", args),
@@ -249,12 +245,20 @@ fn chunked_poolscope(n: usize) -> BenchResult<Vec<f64>> {
     Ok(vec![figure])
 }
 
-/// poolscope: submit every payload, then take every sum in order.
-fn payload_poolscope(n: usize, bytes: usize) -> BenchResult<Vec<f64>> {
+/// poolscope: submit every payload as an `A`, then take every sum in order.
+fn payload_poolscope<A>(
+    name: &str,
+    n: usize,
+    bytes: usize,
+    task: fn(A) -> u64,
+) -> BenchResult<Vec<f64>>
+where
+    A: From<Vec<u8>> + Serialize + DeserializeOwned + Send + 'static,
+{
     let started = Instant::now();
     let pool = start_pool(WORKERS)?;
     let handles: Vec<_> = (0..n)
-        .map(|index| pool.submit(byte_sum, payload(index, bytes)))
+        .map(|index| pool.submit(task, payload(index, bytes).into()))
         .collect();
     let mut total = 0;
     for handle in handles {
@@ -262,24 +266,7 @@ fn payload_poolscope(n: usize, bytes: usize) -> BenchResult<Vec<f64>> {
     }
     pool.shutdown(true);
     let figure = throughput(n, started);
-    check_sum("payload-process", total, payload_total(n, bytes))?;
-    Ok(vec![figure])
-}
-
-/// poolscope: submit every payload as `Bytes`, then take every sum in order.
-fn payload_bytes_poolscope(n: usize, bytes: usize) -> BenchResult<Vec<f64>> {
-    let started = Instant::now();
-    let pool = start_pool(WORKERS)?;
-    let handles: Vec<_> = (0..n)
-        .map(|index| pool.submit(block_sum, payload(index, bytes).into()))
-        .collect();
-    let mut total = 0;
-    for handle in handles {
-        total += handle.result()?;
-    }
-    pool.shutdown(true);
-    let figure = throughput(n, started);
-    check_sum("payload-process-bytes", total, payload_total(n, bytes))?;
+    check_sum(name, total, payload_total(n, bytes))?;
     Ok(vec![figure])
 }
 

@@ -12,7 +12,7 @@ use serde::de::DeserializeOwned;
 
 use crate::harness::{BenchResult, check_sum, throughput, time_round_trips};
 use crate::stats::median;
-use crate::work::{block_sum, byte_sum, double, increment, payload, payload_total};
+use crate::work::{double, increment, payload, payload_total};
 
 /// The most calls in flight at once.
 const WINDOW: usize = 1024;
@@ -66,26 +66,18 @@ pub fn tiny(n: usize) -> BenchResult<Vec<f64>> {
     Ok(vec![figure])
 }
 
-/// `payload-process`: `n` calls of `byte_sum` on `bytes`-byte vectors.
-pub fn payloads(n: usize, bytes: usize) -> BenchResult<Vec<f64>> {
+/// The payload workload `name`: `n` calls of `task` on `bytes`-byte payloads, as `A`s.
+pub fn payloads<A>(name: &str, n: usize, bytes: usize, task: fn(A) -> u64) -> BenchResult<Vec<f64>>
+where
+    A: From<Vec<u8>> + Serialize + DeserializeOwned,
+{
     let started = Instant::now();
     let pool = procspawn::Pool::new(WORKERS).map_err(spawn_error)?;
-    let total = sum_windowed(&pool, byte_sum, (0..n).map(|index| payload(index, bytes)))?;
+    let arguments = (0..n).map(|index| A::from(payload(index, bytes)));
+    let total = sum_windowed(&pool, task, arguments)?;
     pool.shutdown();
     let figure = throughput(n, started);
-    check_sum("payload-process", total, payload_total(n, bytes))?;
-    Ok(vec![figure])
-}
-
-/// `payload-process-bytes`: `n` calls of `block_sum` on `bytes`-byte blocks.
-pub fn payload_blocks(n: usize, bytes: usize) -> BenchResult<Vec<f64>> {
-    let started = Instant::now();
-    let pool = procspawn::Pool::new(WORKERS).map_err(spawn_error)?;
-    let blocks = (0..n).map(|index| poolscope::Bytes::from(payload(index, bytes)));
-    let total = sum_windowed(&pool, block_sum, blocks)?;
-    pool.shutdown();
-    let figure = throughput(n, started);
-    check_sum("payload-process-bytes", total, payload_total(n, bytes))?;
+    check_sum(name, total, payload_total(n, bytes))?;
     Ok(vec![figure])
 }
 
