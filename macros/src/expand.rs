@@ -255,6 +255,10 @@ fn thread_submit(parts: &Parts) -> TokenStream {
 
 /// Defines `fn __call`, which takes the arguments as one tuple, and submits it with the
 /// arguments packed into that tuple to the process pool.
+///
+/// The submission goes through `ProcessCall`, which still compiles when an argument or the
+/// result is not serializable: the checks of [`value_checks`] report that at the user's
+/// type, and nothing is reported a second time at the attribute.
 fn process_submit(parts: &Parts) -> TokenStream {
     let [slot, build, pool] = generated_names();
     let call = Ident::new("__call", Span::mixed_site());
@@ -269,7 +273,11 @@ fn process_submit(parts: &Parts) -> TokenStream {
         fn #call #generics (#packed: #packed_type) -> #result #where_clause {
             #sync_name #turbofish(#(#bindings),*)
         }
-        #slot.submit(#build, move |#pool| #pool.submit(#call #turbofish, #packed))
+        #[allow(unused_imports)]
+        use ::poolscope::__private::{ProcessCallRejected as _, SubmitToProcess as _};
+        #slot.submit(#build, move |#pool| {
+            (&&::poolscope::__private::ProcessCall::new(#call #turbofish)).submit(#pool, #packed)
+        })
     }
 }
 

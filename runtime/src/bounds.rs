@@ -8,6 +8,8 @@
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use crate::{Handle, ProcessPool};
+
 /// A type a `#[pool(thread)]` function can take as an argument.
 #[diagnostic::on_unimplemented(
     message = "argument type `{Self}` cannot be sent to a `#[pool(thread)]` worker",
@@ -55,3 +57,47 @@ pub fn assert_process_argument<T: ProcessArgument>() {}
 
 /// Fails to compile unless `T` can be the result of a `#[pool(process)]` function.
 pub fn assert_process_result<T: ProcessResult>() {}
+
+/// The call a `#[pool(process)]` wrapper submits, with a way to submit it that compiles
+/// whether or not its types qualify.
+///
+/// When they do, `(&&call).submit(pool, argument)` resolves to [`SubmitToProcess`] and
+/// submits for real. When they do not, the `assert_process_*` checks above have already
+/// reported the mistake at the user's type; the call then resolves to [`ProcessCallRejected`]
+/// instead of failing a second time at the `#[pool]` attribute, so that one mistake gives
+/// one error.
+pub struct ProcessCall<A, R>(fn(A) -> R);
+
+impl<A, R> ProcessCall<A, R> {
+    /// The call of `function`.
+    pub fn new(function: fn(A) -> R) -> Self {
+        ProcessCall(function)
+    }
+}
+
+/// Submits a call whose argument and result can cross to a worker process.
+pub trait SubmitToProcess<A, R> {
+    /// Submits the call with `argument` to `pool`.
+    fn submit(&self, pool: &ProcessPool, argument: A) -> Handle<R>;
+}
+
+impl<A: ProcessArgument, R: ProcessResult> SubmitToProcess<A, R> for &ProcessCall<A, R> {
+    fn submit(&self, pool: &ProcessPool, argument: A) -> Handle<R> {
+        pool.submit(self.0, argument)
+    }
+}
+
+/// What a call resolves to when its argument or result cannot cross to a worker process.
+///
+/// Such a call is in a program that does not compile (an `assert_process_*` check fails
+/// beside it), so this is never run.
+pub trait ProcessCallRejected<A, R> {
+    /// Never runs: see the trait's documentation.
+    fn submit(&self, pool: &ProcessPool, argument: A) -> Handle<R>;
+}
+
+impl<A, R> ProcessCallRejected<A, R> for ProcessCall<A, R> {
+    fn submit(&self, _: &ProcessPool, _: A) -> Handle<R> {
+        unreachable!("a `#[pool(process)]` call whose types fail their checks does not compile")
+    }
+}
