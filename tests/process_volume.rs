@@ -1,4 +1,5 @@
-//! A process pool under volume: a 64 MiB argument and result cross whole, and 100,000
+//! A process pool under volume: a 64 MiB argument and result cross whole, many arguments of
+//! every size cross in pipelined batches, also when a worker dies among them, and 100,000
 //! queued tasks cost no descriptors.
 //!
 //! The tests count this process's descriptors, so they run one at a time.
@@ -7,7 +8,7 @@ mod support;
 
 use std::time::{Duration, Instant};
 
-use poolscope::{Handle, ProcessPool};
+use poolscope::{Bytes, Handle, ProcessPool, TaskError};
 use serde::de::Visitor;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
@@ -85,6 +86,82 @@ fn large_argument_and_result_round_trip() {
         result.0 == expected,
         "the 64 MiB result differs from what was expected"
     );
+}
+
+/// A task: the length of its bytes and their FNV-1a hash, so a byte out of place shows.
+fn fingerprint(bytes: Bytes) -> (usize, u64) {
+    let hash = bytes.iter().fold(0xcbf2_9ce4_8422_2325_u64, |hash, &byte| {
+        (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
+    });
+    (bytes.len(), hash)
+}
+
+/// A task that aborts its worker when `abort` is set, and fingerprints its bytes otherwise.
+fn fingerprint_or_abort((abort, bytes): (bool, Bytes)) -> (usize, u64) {
+    if abort {
+        std::process::abort();
+    }
+    fingerprint(bytes)
+}
+
+/// Arguments of sizes from empty to 100 KiB, around 16 KiB in particular, each of its own
+/// content.
+fn assorted_arguments() -> Vec<Bytes> {
+    let sizes = (0..240).map(|i| match i % 6 {
+        0 => i,
+        1 => 16 * 1024 - 1 + i % 3,
+        2 => 100 * 1024 - i,
+        _ => i * 397 % (90 * 1024),
+    });
+    let arguments = sizes.enumerate().map(|(i, size)| {
+        let bytes: Vec<u8> = (0..size).map(|at| (at * 31 + i * 7) as u8).collect();
+        Bytes::from(bytes)
+    });
+    arguments.collect()
+}
+
+#[test]
+fn arguments_of_every_size_cross_in_batches() {
+    let _serial = serial();
+    let pool = ProcessPool::new(2);
+    let arguments = assorted_arguments();
+    let expected: Vec<_> = arguments.iter().cloned().map(fingerprint).collect();
+
+    let handles: Vec<_> = arguments
+        .into_iter()
+        .map(|bytes| pool.submit(fingerprint, bytes))
+        .collect();
+    for (handle, expected) in handles.into_iter().zip(expected) {
+        assert_eq!(handle.result(), Ok(expected));
+    }
+}
+
+#[test]
+fn large_arguments_behind_a_dying_task_reach_the_next_worker() {
+    let _serial = serial();
+    let pool = ProcessPool::new(1);
+    let arguments = assorted_arguments();
+    let expected: Vec<_> = arguments.iter().cloned().map(fingerprint).collect();
+
+    // Queue everything behind a blocker first, so the worker gets its tasks in batches: by
+    // the 40th its window has grown past one (a few tasks were in flight behind the aborting
+    // one when this was written), and those must be resent whole to the next worker.
+    let gate = FileGate::new();
+    let blocker = pool.submit(wait_for_file, gate.path());
+    assert!(wait_until(Duration::from_secs(10), || blocker.running()));
+    let handles: Vec<_> = (0..)
+        .zip(arguments)
+        .map(|(i, bytes)| pool.submit(fingerprint_or_abort, (i == 40, bytes)))
+        .collect();
+    gate.open();
+
+    for (i, (handle, expected)) in handles.into_iter().zip(expected).enumerate() {
+        match handle.result() {
+            Err(TaskError::WorkerDied { .. }) if i == 40 => {}
+            outcome => assert_eq!(outcome, Ok(expected), "task {i}"),
+        }
+    }
+    assert!(blocker.result().is_ok(), "the blocking task ends");
 }
 
 #[test]

@@ -1,10 +1,16 @@
-//! A task's encoded argument, kept inline when it is short.
+//! A task's encoded argument, kept inline when it is short and shared when it is long.
+
+use std::sync::Arc;
 
 use serde::Serialize;
 
 /// The longest argument kept inline: the most that keeps a [`Payload`] the size of a `Vec`
 /// (the compiler stores the variant in a niche of the `Vec`, which must not overlap it).
 const INLINE: usize = 14;
+
+/// The shortest argument kept [`Payload::Shared`]: long enough that one more small
+/// allocation is nothing beside it, and that copying it costs more than a system call.
+pub(crate) const SHARED: usize = 16 * 1024;
 
 /// A task's encoded argument, from submit until its worker answers.
 ///
@@ -20,6 +26,9 @@ pub(crate) enum Payload {
     },
     /// A longer argument.
     Heap(Vec<u8>),
+    /// An argument of at least [`SHARED`] bytes, which the writer sends from where it lies
+    /// rather than copying it into its buffer: it holds a reference while it writes.
+    Shared(Arc<Vec<u8>>),
 }
 
 impl Payload {
@@ -32,7 +41,12 @@ impl Payload {
                 Ok(Payload::Inline { length, bytes })
             }
             Err(postcard::Error::SerializeBufferFull) => {
-                postcard::to_allocvec(value).map(Payload::Heap)
+                let bytes = postcard::to_allocvec(value)?;
+                Ok(if bytes.len() >= SHARED {
+                    Payload::Shared(Arc::new(bytes))
+                } else {
+                    Payload::Heap(bytes)
+                })
             }
             Err(error) => Err(error),
         }
@@ -43,6 +57,15 @@ impl Payload {
         match self {
             Payload::Inline { length, bytes } => &bytes[..usize::from(*length)],
             Payload::Heap(bytes) => bytes,
+            Payload::Shared(bytes) => bytes,
+        }
+    }
+
+    /// A reference to a [`Payload::Shared`] argument's bytes.
+    pub(crate) fn shared(&self) -> Option<Arc<Vec<u8>>> {
+        match self {
+            Payload::Shared(bytes) => Some(Arc::clone(bytes)),
+            _ => None,
         }
     }
 }
@@ -62,9 +85,18 @@ mod tests {
 
         let long = Payload::encode(&"x".repeat(100)).unwrap();
         assert!(matches!(long, Payload::Heap(_)));
+        assert!(long.shared().is_none());
         assert_eq!(
             long.as_slice(),
             postcard::to_allocvec(&"x".repeat(100)).unwrap()
+        );
+
+        let huge = Payload::encode(&"y".repeat(SHARED)).unwrap();
+        assert!(matches!(huge, Payload::Shared(_)));
+        assert_eq!(huge.shared().unwrap().as_slice(), huge.as_slice());
+        assert_eq!(
+            huge.as_slice(),
+            postcard::to_allocvec(&"y".repeat(SHARED)).unwrap()
         );
         assert_eq!(
             std::mem::size_of::<Payload>(),

@@ -11,7 +11,7 @@
 //! The reader thread's loop is in `reader.rs`, the start-up exchange in `start.rs`.
 
 use std::collections::VecDeque;
-use std::io;
+use std::io::{self, IoSlice};
 use std::net::Shutdown;
 use std::os::unix::net::UnixStream;
 use std::sync::atomic::Ordering;
@@ -26,7 +26,7 @@ use nix::unistd::Pid;
 use crate::error::TaskError;
 use crate::process::boot::TASK;
 use crate::process::call::Call;
-use crate::process::frame::{self, FrameReader, send_all};
+use crate::process::frame::{self, FrameReader, send_all_vectored};
 use crate::process::launch::Reaper;
 use crate::process::payload::Payload;
 use crate::process::reader::{Worker, read_replies};
@@ -485,13 +485,25 @@ impl Writer {
         let Some(current) = &mut self.current else {
             return self.slot.lock().requeued.extend(batch);
         };
+        // Each frame's head and any short argument are copied into `buffer`; a long one is
+        // written from where it lies, through a reference held until the write is done
+        // (once queued as in flight, the job may be settled and dropped at any moment).
+        // `long[i]` is job `i`'s long argument and where the buffer's bytes before it end.
         self.buffer.clear();
+        let mut long = Vec::new();
         for job in &batch {
-            frame::encode(&mut self.buffer, TASK, |body| {
-                body.extend_from_slice(&job.call.trampoline.to_le_bytes());
-                body.extend_from_slice(&job.call.function.to_le_bytes());
-                body.extend_from_slice(job.payload.as_slice());
-            });
+            let argument = job.payload.as_slice();
+            let length = (frame::TASK_HEAD + argument.len()) as u64;
+            self.buffer.extend_from_slice(&length.to_le_bytes());
+            self.buffer.push(TASK);
+            self.buffer
+                .extend_from_slice(&job.call.trampoline.to_le_bytes());
+            self.buffer
+                .extend_from_slice(&job.call.function.to_le_bytes());
+            match job.payload.shared() {
+                Some(bytes) => long.push((self.buffer.len(), bytes)),
+                None => self.buffer.extend_from_slice(argument),
+            }
         }
         {
             let mut state = self.slot.lock();
@@ -511,8 +523,16 @@ impl Writer {
             }
         }
 
+        let mut pieces = Vec::with_capacity(2 * long.len() + 1);
+        let mut written = 0;
+        for (end, bytes) in &long {
+            pieces.push(IoSlice::new(&self.buffer[written..*end]));
+            pieces.push(IoSlice::new(bytes));
+            written = *end;
+        }
+        pieces.push(IoSlice::new(&self.buffer[written..]));
         // A failed write means the worker is gone; its reader settles the jobs.
-        let _ = send_all(&current.socket, &self.buffer);
+        let _ = send_all_vectored(&current.socket, &mut pieces);
         self.buffer.shrink_to(1 << 20);
     }
 
