@@ -111,7 +111,7 @@ struct Watchers<T> {
 const PENDING: u8 = 0;
 /// A worker is running it.
 const RUNNING: u8 = 1;
-/// Its outcome is known and its callbacks are running; it is not yet published as done.
+/// Its outcome is being stored; it is not yet published as done.
 const SETTLING: u8 = 2;
 /// It finished: with a value, an error, or a failure of its worker.
 const FINISHED: u8 = 3;
@@ -121,10 +121,13 @@ const CANCELLED: u8 = 4;
 const PHASE: u8 = 0b111;
 /// Set once anybody waits or listens: settling must then take the lock and wake them.
 const WATCHED: u8 = 0b1000;
+/// Set on a done task while the settling thread runs its callbacks: they read the outcome,
+/// so it cannot be taken yet, and callbacks added meanwhile queue behind them.
+const CALLING: u8 = 0b1_0000;
 
 /// Something to notify when a task settles.
 enum Listener<T> {
-    /// A user callback, given the outcome before the task is published as done.
+    /// A user callback, given the outcome once the task is published as done.
     Callback(Callback<T>),
     /// A signal of [`crate::wait`], told this handle's index once the task is done.
     Signal(Arc<Signal>, usize),
@@ -198,7 +201,7 @@ impl<T> Handle<T> {
         self.cell.shared()
     }
 
-    /// Blocks until the task is done, then returns its outcome.
+    /// Blocks until the task is done and its callbacks have run, then returns its outcome.
     ///
     /// # Errors
     ///
@@ -210,6 +213,9 @@ impl<T> Handle<T> {
     }
 
     /// Returns the outcome if the task is done, or the handle back if it is not.
+    ///
+    /// A task that is done but whose callbacks are still running on its worker gives its
+    /// outcome once they have run.
     ///
     /// # Errors
     ///
@@ -223,6 +229,9 @@ impl<T> Handle<T> {
     }
 
     /// Blocks until the task is done.
+    ///
+    /// The task's callbacks may still be running when this returns; it does not wait for
+    /// them, so a callback can wait on its own task. [`Handle::result`] waits for them.
     pub fn wait(&self) {
         for _ in 0..SPINS_BEFORE_BLOCKING {
             if self.done() {
@@ -270,6 +279,10 @@ impl<T> Handle<T> {
     }
 
     /// Whether a worker is running the task right now.
+    ///
+    /// A process pool hands a worker a few tasks ahead so that it never waits between them;
+    /// such a task counts as running from the moment it is handed over, though it still
+    /// waits its turn in the worker.
     pub fn running(&self) -> bool {
         matches!(self.shared().phase(), RUNNING | SETTLING)
     }
@@ -281,9 +294,10 @@ impl<T> Handle<T> {
 
     /// Cancels the task if it has not started; returns whether it is now cancelled.
     ///
-    /// A task that is running or done cannot be cancelled, and this returns `false` for it.
-    /// Cancelling an already cancelled task returns `true`. The task's callbacks run on the
-    /// calling thread, before this returns.
+    /// A task that is running or done cannot be cancelled, and this returns `false` for it;
+    /// for a process pool that includes the few tasks already handed to a worker ahead of
+    /// their turn (see [`Handle::running`]). Cancelling an already cancelled task returns
+    /// `true`. The task's callbacks run on the calling thread, before this returns.
     pub fn cancel(&self) -> bool {
         let shared = self.shared();
         if shared.claim(|phase| phase == PENDING) {
@@ -295,10 +309,12 @@ impl<T> Handle<T> {
 
     /// Registers `callback` to receive the task's outcome once it is done.
     ///
-    /// The callback runs exactly once: on the thread that settles the task (usually a worker,
-    /// before waiters see the task as done), or at once on this thread if the task is already
-    /// done. A callback that panics is caught there; it stops neither the other callbacks nor
-    /// the worker.
+    /// The callback runs exactly once, with the task already marked done (so [`Handle::done`]
+    /// is `true` inside it): on the thread that settles the task, usually a worker; or at
+    /// once on this thread if the task is already done, unless the settling thread is still
+    /// running the task's other callbacks, in which case it runs right after them, there.
+    /// A callback that panics is caught; it stops neither the other callbacks nor the worker.
+    /// [`Handle::result`] returns once every callback added before it has run.
     pub fn add_done_callback<F>(&self, callback: F)
     where
         F: FnOnce(&Outcome<T>) + Send + 'static,
@@ -306,7 +322,7 @@ impl<T> Handle<T> {
         let shared = self.shared();
         {
             let mut watchers = shared.watch();
-            if !shared.is_done() {
+            if !shared.is_done() || shared.calling() {
                 watchers.listen(Listener::Callback(Box::new(callback)));
                 return;
             }
@@ -335,8 +351,9 @@ impl<T> Handle<T> {
         signal.notify(index);
     }
 
-    /// Takes the outcome of a done task.
+    /// Takes the outcome of a done task, once its callbacks have run.
     fn take_outcome(self) -> Outcome<T> {
+        self.shared().wait_for_callbacks();
         let taken = self.shared().take_outcome();
         taken.expect("the outcome of a done task is taken once, by its only handle")
     }
@@ -359,9 +376,9 @@ impl<T> Future for Handle<T> {
 
     fn poll(self: Pin<&mut Self>, context: &mut Context<'_>) -> Poll<Outcome<T>> {
         let shared = self.shared();
-        if !shared.is_done() {
+        if !shared.is_done() || shared.calling() {
             let mut watchers = shared.watch();
-            if !shared.is_done() {
+            if !shared.is_done() || shared.calling() {
                 watchers.set_waker(context.waker());
                 return Poll::Pending;
             }
@@ -427,6 +444,24 @@ impl<T> Shared<T> {
         is_done(self.phase())
     }
 
+    /// Whether the settling thread is running the callbacks of this done task.
+    fn calling(&self) -> bool {
+        self.phase.load(Ordering::Acquire) & CALLING != 0
+    }
+
+    /// Blocks while the settling thread runs the task's callbacks.
+    fn wait_for_callbacks(&self) {
+        if !self.calling() {
+            return;
+        }
+        let mut watchers = lock(&self.watchers);
+        watchers.blocked += 1;
+        while self.calling() {
+            watchers = (self.finished.wait(watchers)).unwrap_or_else(PoisonError::into_inner);
+        }
+        watchers.blocked -= 1;
+    }
+
     /// Locks the watchers and marks the task watched, so that settling will wake them.
     fn watch(&self) -> MutexGuard<'_, Watchers<T>> {
         let watchers = lock(&self.watchers);
@@ -483,46 +518,67 @@ impl<T> Shared<T> {
         }
     }
 
-    /// Publishes a watched task: callbacks first, then the phase under the lock, then the
-    /// wake-ups.
+    /// Publishes a watched task as done, then runs its callbacks and wakes its listeners.
+    ///
+    /// The phase is published first, so that callbacks and the threads woken see the task
+    /// done; while callbacks run it carries [`CALLING`], which keeps the outcome from being
+    /// taken under them and queues callbacks added meanwhile behind them.
     fn publish_watched(&self, done: u8) {
-        let mut to_wake = Vec::new();
-        loop {
-            // Take the listeners, or publish under the lock if none are left.
-            let listeners = {
-                let mut watchers = lock(&self.watchers);
-                match watchers.listeners.take() {
-                    Some(listeners) => *listeners,
-                    None => {
-                        self.phase.store(done | WATCHED, Ordering::Release);
-                        if watchers.blocked > 0 {
-                            self.finished.notify_all();
-                        }
-                        break;
-                    }
-                }
-            };
-
-            // Run callbacks, outside the lock; keep signals and wakers for after publishing.
-            // SAFETY: the task is still SETTLING, so this thread alone touches the outcome.
-            let outcome = unsafe { &*self.outcome.get() };
+        let mut listeners = self.publish_locked(done);
+        let mut wakers = Vec::new();
+        while !listeners.is_empty() {
+            // Tell wait signals now; run callbacks in the order they came; wake async tasks
+            // last, when the outcome can be taken.
             for listener in listeners {
-                match (listener, outcome) {
-                    (Listener::Callback(callback), Some(outcome)) => {
-                        run_callback(callback, outcome);
-                    }
-                    (other, _) => to_wake.push(other),
+                match listener {
+                    Listener::Signal(signal, index) => signal.notify(index),
+                    Listener::Waker(waker) => wakers.push(waker),
+                    Listener::Callback(callback) => self.run_queued_callback(callback),
                 }
             }
-        }
 
-        // Wake whoever waits, outside the lock.
-        for listener in to_wake {
-            match listener {
-                Listener::Signal(signal, index) => signal.notify(index),
-                Listener::Waker(waker) => waker.wake(),
-                Listener::Callback(_) => {}
-            }
+            // Take the callbacks added while those ran, or end the calling phase.
+            listeners = self.take_late_listeners();
+        }
+        wakers.into_iter().for_each(Waker::wake);
+    }
+
+    /// Publishes `done` under the lock, marked [`CALLING`] if callbacks wait, wakes the
+    /// blocked threads, and returns the listeners to notify.
+    fn publish_locked(&self, done: u8) -> Vec<Listener<T>> {
+        let mut watchers = lock(&self.watchers);
+        let listeners = watchers.listeners.take().map_or_else(Vec::new, |l| *l);
+        let calling = listeners
+            .iter()
+            .any(|listener| matches!(listener, Listener::Callback(_)));
+        let flags = if calling { WATCHED | CALLING } else { WATCHED };
+        self.phase.store(done | flags, Ordering::Release);
+        if watchers.blocked > 0 {
+            self.finished.notify_all();
+        }
+        listeners
+    }
+
+    /// The listeners added during the calling phase, or none, having ended that phase.
+    fn take_late_listeners(&self) -> Vec<Listener<T>> {
+        let mut watchers = lock(&self.watchers);
+        if let Some(listeners) = watchers.listeners.take() {
+            return *listeners;
+        }
+        self.phase.fetch_and(!CALLING, Ordering::AcqRel);
+        if watchers.blocked > 0 {
+            self.finished.notify_all();
+        }
+        Vec::new()
+    }
+
+    /// Runs a callback taken from the listeners of a task in its calling phase.
+    fn run_queued_callback(&self, callback: Callback<T>) {
+        // SAFETY: the task is done and marked CALLING, which only this thread clears: the
+        // outcome is written and cannot be taken until then, so reading it is sound.
+        let outcome = unsafe { &*self.outcome.get() };
+        if let Some(outcome) = outcome {
+            run_callback(callback, outcome);
         }
     }
 
@@ -531,19 +587,20 @@ impl<T> Shared<T> {
         if !self.is_done() {
             return None;
         }
-        // SAFETY: the task is done, so its settler no longer touches the outcome, and it can
-        // only be taken through the sole handle by value, which cannot coexist with the
-        // shared borrow through which this is called.
+        // SAFETY: the task is done, so its settler no longer writes the outcome (at most it
+        // reads it, for callbacks), and it can only be taken through the sole handle by
+        // value, which cannot coexist with the shared borrow through which this is called.
         unsafe { (*self.outcome.get()).as_ref() }
     }
 
     /// Takes the outcome of a done task; the caller is the sole handle, held exclusively.
     fn take_outcome(&self) -> Option<Outcome<T>> {
-        if !self.is_done() {
+        if !self.is_done() || self.calling() {
             return None;
         }
-        // SAFETY: the task is done, so its settler no longer touches the outcome, and the
-        // caller holds the sole handle by value or pinned, so nobody else reads it.
+        // SAFETY: the task is done and no longer CALLING, which is never set again, so its settler
+        // no longer touches the outcome, and the caller holds the sole handle by value or
+        // pinned, so nobody else reads it.
         unsafe { (*self.outcome.get()).take() }
     }
 }

@@ -105,9 +105,9 @@ pub fn callbacks_run_once<P: TestPool>(make: impl Fn(usize) -> P) {
     let gates = Gates::new();
     let gate = gates.gate("callbacks");
     let before = Arc::new(AtomicUsize::new(0));
-    let after = Arc::new(AtomicUsize::new(0));
+    let late = Arc::new(AtomicUsize::new(0));
 
-    // Added while the task runs: they run when it finishes, before waiters see it done.
+    // Added while the task runs: they run when it finishes, before its result is returned.
     let handle = pool.submit_fn(held, gate.hold(1));
     gate.wait_started();
     handle.add_done_callback(counting_callback(&before));
@@ -115,13 +115,63 @@ pub fn callbacks_run_once<P: TestPool>(make: impl Fn(usize) -> P) {
     assert_eq!(before.load(Ordering::SeqCst), 0);
     gate.open();
     handle.wait();
-    assert_eq!(before.load(Ordering::SeqCst), 2);
 
-    // Added after it finished: it runs at once, on this thread.
-    handle.add_done_callback(counting_callback(&after));
-    assert_eq!(after.load(Ordering::SeqCst), 1);
+    // Added once it is done, perhaps while the first two still run: it runs once too.
+    handle.add_done_callback(counting_callback(&late));
     assert_eq!(handle.result(), Ok(1));
     assert_eq!(before.load(Ordering::SeqCst), 2, "no callback ran twice");
+    assert_eq!(late.load(Ordering::SeqCst), 1);
+
+    // Added to a done task that has no other callback: it runs at once, on this thread.
+    let after = Arc::new(AtomicUsize::new(0));
+    let handle = pool.submit_fn(double, 2);
+    handle.wait();
+    let counter = Arc::clone(&after);
+    let caller = std::thread::current().id();
+    handle.add_done_callback(move |outcome| {
+        assert_eq!(outcome, &Ok(4));
+        assert_eq!(std::thread::current().id(), caller);
+        counter.fetch_add(1, Ordering::SeqCst);
+    });
+    assert_eq!(after.load(Ordering::SeqCst), 1);
+    assert_eq!(handle.result(), Ok(4));
+}
+
+/// Inside its callback a task is already done, as in Python, and `result` returns only once
+/// the callbacks have run.
+pub fn callback_sees_its_task_done<P: TestPool>(make: impl Fn(usize) -> P) {
+    let pool = make(1);
+    let gates = Gates::new();
+    let gate = gates.gate("callback");
+
+    // The callback asks its own task, through a shared handle, whether it is done.
+    let handle = Arc::new(pool.submit_fn(held, gate.hold(6)));
+    gate.wait_started();
+    let (seen, observed) = std::sync::mpsc::channel();
+    let own = Arc::clone(&handle);
+    handle.add_done_callback(move |_| {
+        let done = own.done() && own.wait_timeout(Duration::ZERO) && !own.running();
+        seen.send(done).unwrap();
+    });
+    gate.open();
+    let done = observed.recv_timeout(Duration::from_secs(30));
+    assert_eq!(done, Ok(true), "the task was done inside its own callback");
+    drop(handle);
+
+    // A slow callback holds back the result, not the task's done state.
+    let finished = Arc::new(AtomicUsize::new(0));
+    let handle = pool.submit_fn(double, 3);
+    let counter = Arc::clone(&finished);
+    handle.add_done_callback(move |_| {
+        std::thread::sleep(Duration::from_millis(100));
+        counter.fetch_add(1, Ordering::SeqCst);
+    });
+    assert_eq!(handle.result(), Ok(6));
+    assert_eq!(
+        finished.load(Ordering::SeqCst),
+        1,
+        "result waited for the callback"
+    );
 }
 
 /// Cancelling a pending task runs its callbacks with `Cancelled`, on the cancelling thread.
@@ -224,6 +274,18 @@ pub fn await_handles<P: TestPool>(make: impl Fn(usize) -> P) {
         slow.await
     });
     assert_eq!(outcome, Ok(8));
+
+    // A task done while its callback still runs: the await ends once the callback has run.
+    let finished = Arc::new(AtomicUsize::new(0));
+    let handle = pool.submit_fn(double, 5);
+    let counter = Arc::clone(&finished);
+    handle.add_done_callback(move |_| {
+        std::thread::sleep(Duration::from_millis(50));
+        counter.fetch_add(1, Ordering::SeqCst);
+    });
+    handle.wait();
+    assert_eq!(block_on(handle), Ok(10));
+    assert_eq!(finished.load(Ordering::SeqCst), 1);
 
     // A failure arrives as the error.
     let failed = block_on(pool.submit_fn(explode, 1));

@@ -16,6 +16,7 @@ use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::pin::pin;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::{Context, Poll, Wake, Waker};
 use std::thread::{self, Thread};
 use std::time::{Duration, Instant};
@@ -255,24 +256,44 @@ pub fn poll_until(what: &str, mut condition: impl FnMut() -> bool) {
     }
 }
 
-/// Wakes a parked thread.
-struct Unpark(Thread);
+/// Wakes a parked thread, and records that it did.
+struct Unpark {
+    /// The thread to wake.
+    thread: Thread,
+    /// Set by every wake, cleared by the thread before it polls again.
+    woken: AtomicBool,
+}
 
 impl Wake for Unpark {
     fn wake(self: Arc<Self>) {
-        self.0.unpark();
+        self.woken.store(true, Ordering::SeqCst);
+        self.thread.unpark();
     }
 }
 
 /// Runs `future` to completion on this thread, parking between polls.
+///
+/// It polls again only once the future's waker was called, so a lost wake-up fails the test
+/// after [`PATIENCE`] instead of being hidden by a spurious return from `park`.
 pub fn block_on<F: Future>(future: F) -> F::Output {
-    let waker = Waker::from(Arc::new(Unpark(thread::current())));
+    let unpark = Arc::new(Unpark {
+        thread: thread::current(),
+        woken: AtomicBool::new(false),
+    });
+    let waker = Waker::from(Arc::clone(&unpark));
     let mut context = Context::from_waker(&waker);
     let mut future = pin!(future);
     loop {
-        match future.as_mut().poll(&mut context) {
-            Poll::Ready(output) => return output,
-            Poll::Pending => thread::park(),
+        if let Poll::Ready(output) = future.as_mut().poll(&mut context) {
+            return output;
+        }
+        let deadline = Instant::now() + PATIENCE;
+        while !unpark.woken.swap(false, Ordering::SeqCst) {
+            assert!(
+                Instant::now() < deadline,
+                "the pending future was never woken"
+            );
+            thread::park_timeout(Duration::from_millis(10));
         }
     }
 }
@@ -287,6 +308,7 @@ macro_rules! shared_scenarios {
     handle::try_result_and_wait_timeout,
     handle::panic_is_reported,
     handle::callbacks_run_once,
+    handle::callback_sees_its_task_done,
     handle::callback_sees_cancel,
     handle::panicking_callback_is_contained,
     handle::shutdown_from_callback,
