@@ -351,6 +351,37 @@ impl<T> Handle<T> {
         signal.notify(index);
     }
 
+    /// Withdraws the request of [`Handle::notify_when_done`] for `signal`, if still pending.
+    pub(crate) fn stop_notifying(&self, signal: &Arc<Signal>) {
+        let mut watchers = lock(&self.shared().watchers);
+        let Some(listeners) = watchers.listeners.as_mut() else {
+            return;
+        };
+        listeners.retain(|listener| match listener {
+            Listener::Signal(other, _) => !Arc::ptr_eq(other, signal),
+            _ => true,
+        });
+        if listeners.is_empty() {
+            watchers.listeners = None;
+        }
+    }
+
+    /// A second handle on the same task, to look at it in tests; its outcome is never taken.
+    #[cfg(test)]
+    pub(crate) fn observer(&self) -> Handle<T> {
+        Handle::new(Arc::clone(&self.cell))
+    }
+
+    /// How many callbacks, signals and wakers wait for the task.
+    #[cfg(test)]
+    pub(crate) fn listener_count(&self) -> usize {
+        let watchers = lock(&self.shared().watchers);
+        watchers
+            .listeners
+            .as_ref()
+            .map_or(0, |listeners| listeners.len())
+    }
+
     /// Takes the outcome of a done task, once its callbacks have run.
     fn take_outcome(self) -> Outcome<T> {
         self.shared().wait_for_callbacks();

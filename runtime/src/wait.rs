@@ -125,7 +125,11 @@ where
         }
     }
 
-    // Split by what is done now, which may be more than was counted.
+    // Withdraw the signal from the tasks still running, so repeated waits leave nothing
+    // behind in them; then split by what is done now, which may be more than was counted.
+    for handle in &handles {
+        handle.stop_notifying(&signal);
+    }
     let (done, not_done) = handles.into_iter().partition(Handle::done);
     Waited { done, not_done }
 }
@@ -196,8 +200,25 @@ impl<T> AsCompleted<T> {
     }
 
     /// The handles not yielded yet, in the order they were given.
-    pub fn into_pending(self) -> Vec<Handle<T>> {
-        self.handles.into_iter().flatten().collect()
+    pub fn into_pending(mut self) -> Vec<Handle<T>> {
+        self.forget_pending();
+        std::mem::take(&mut self.handles)
+            .into_iter()
+            .flatten()
+            .collect()
+    }
+
+    /// Withdraws this iterator's signal from the handles not yielded yet.
+    fn forget_pending(&self) {
+        for handle in self.handles.iter().flatten() {
+            handle.stop_notifying(&self.signal);
+        }
+    }
+}
+
+impl<T> Drop for AsCompleted<T> {
+    fn drop(&mut self) {
+        self.forget_pending();
     }
 }
 
@@ -228,5 +249,42 @@ impl<T> Iterator for AsCompleted<T> {
 impl std::fmt::Debug for Signal {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Signal").finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::mpsc;
+    use std::time::Duration;
+
+    use super::{WaitFor, as_completed, wait};
+    use crate::ThreadPool;
+
+    /// Waits that time out, and `as_completed` iterators left early, leave no signal behind in
+    /// the tasks they watched.
+    #[test]
+    fn abandoned_waits_leave_no_listeners() {
+        let pool = ThreadPool::new(1);
+        let (release, held) = mpsc::channel::<()>();
+        let mut handles = vec![pool.submit(move || held.recv().is_ok())];
+
+        for _ in 0..1000 {
+            let waited = wait(handles, WaitFor::FirstCompleted, Some(Duration::ZERO));
+            assert!(waited.done.is_empty());
+            handles = waited.not_done;
+        }
+        assert_eq!(handles[0].listener_count(), 0);
+
+        let mut iterator = as_completed(handles).timeout(Duration::from_millis(1));
+        assert!(iterator.next().is_none() && iterator.timed_out());
+        let handles = iterator.into_pending();
+        assert_eq!(handles[0].listener_count(), 0);
+
+        let observer = handles[0].observer();
+        let iterator = as_completed(handles);
+        assert_eq!(observer.listener_count(), 1);
+        drop(iterator);
+        assert_eq!(observer.listener_count(), 0);
+        release.send(()).unwrap();
     }
 }
