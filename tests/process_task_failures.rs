@@ -169,6 +169,45 @@ fn overrunning_task_times_out_and_its_worker_is_killed() {
     assert_ne!(second, first);
 }
 
+/// A task that sleeps for `micros` microseconds and returns them.
+fn sleep_micros(micros: u64) -> u64 {
+    std::thread::sleep(Duration::from_micros(micros));
+    micros
+}
+
+#[test]
+fn task_ending_at_its_deadline_never_fails_the_next_one() {
+    // Tasks that end just about when the pool gives up on them: some answer in time, some
+    // are killed, and some answer just as their worker is being killed. Each trial moves the
+    // task's length towards that edge: longer after an answer, shorter after a timeout.
+    // Either way the task queued behind one is not to blame and must run.
+    let limit = Duration::from_millis(50);
+    let pool = ProcessPool::builder()
+        .workers(1)
+        .task_timeout(limit)
+        .build()
+        .expect("a valid pool");
+    let mut micros = limit.as_micros() as u64 + 1_000;
+    let (mut answered, mut timed_out) = (0, 0);
+    for trial in 0..100_u64 {
+        let edge = pool.submit(sleep_micros, micros);
+        let next = pool.submit(double, trial);
+        match edge.result() {
+            Ok(_) => {
+                answered += 1;
+                micros += 100;
+            }
+            Err(TaskError::TimedOut(_)) => {
+                timed_out += 1;
+                micros -= 100;
+            }
+            other => panic!("trial {trial}: the edge task ended with {other:?}"),
+        }
+        assert_eq!(next.result(), Ok(trial * 2), "trial {trial}");
+    }
+    eprintln!("{answered} edge tasks answered in time, {timed_out} timed out");
+}
+
 /// The child's side: the fork server dies under a running task.
 fn server_killed_child() {
     let (pool, first) = one_worker();

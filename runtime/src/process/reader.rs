@@ -34,6 +34,9 @@ pub(crate) fn read_replies(
     pool.mark_current_thread();
     let timeout = pool.config.task_timeout;
     let mut killed_running: Option<u64> = None;
+    // Whether the task the worker was killed for answered after all: the worker then died
+    // of that kill, with the next task perhaps started, and that task is not to blame.
+    let mut spared = false;
     loop {
         if let Some(limit) = timeout {
             let poll = slot
@@ -43,7 +46,10 @@ pub(crate) fn read_replies(
         }
         match reader.next_frame() {
             Ok(Some((kind, body))) => match slot.pop_head(pool) {
-                Some(entry) => entry.job.pending.finish(kind, body),
+                Some(entry) => {
+                    spared |= killed_running == Some(entry.sequence);
+                    entry.job.pending.finish(kind, body);
+                }
                 None => break,
             },
             Ok(None) => break,
@@ -63,7 +69,7 @@ pub(crate) fn read_replies(
     }
 
     let cause = worker.reaper.reap(worker.pid);
-    let Some(head) = slot.worker_ended(pool, worker.generation) else {
+    let Some(head) = slot.worker_ended(pool, worker.generation, spared) else {
         return;
     };
     let error = match (killed_running, timeout) {

@@ -107,6 +107,9 @@ struct SlotState {
     head_since: Instant,
     /// The sequence number the next sent job gets.
     next_sequence: u64,
+    /// The first job of a batch whose write failed: the worker was gone before it could
+    /// read the batch, so none of it ran.
+    undelivered_from: Option<u64>,
     /// Whether the writer waits on [`Slot::changed`].
     writer_waiting: bool,
     /// A moving average of the worker's time per task.
@@ -125,6 +128,7 @@ impl Slot {
                 requeued: VecDeque::new(),
                 head_since: Instant::now(),
                 next_sequence: 0,
+                undelivered_from: None,
                 writer_waiting: false,
                 time_per_task: WINDOW_TARGET,
             }),
@@ -505,6 +509,7 @@ impl Writer {
                 None => self.buffer.extend_from_slice(argument),
             }
         }
+        let first;
         {
             let mut state = self.slot.lock();
             if !state.serves(current.generation) {
@@ -516,6 +521,7 @@ impl Writer {
                 self.pool.busy_slots.fetch_add(1, Ordering::AcqRel);
             }
             current.sent += batch.len();
+            first = state.next_sequence;
             for job in batch {
                 let sequence = state.next_sequence;
                 state.next_sequence += 1;
@@ -531,8 +537,11 @@ impl Writer {
             written = *end;
         }
         pieces.push(IoSlice::new(&self.buffer[written..]));
-        // A failed write means the worker is gone; its reader settles the jobs.
-        let _ = send_all_vectored(&current.socket, &mut pieces);
+        // A failed write means the worker is gone; its reader settles the jobs, and none of
+        // this batch is to blame.
+        if send_all_vectored(&current.socket, &mut pieces).is_err() {
+            self.slot.never_delivered(current.generation, first);
+        }
         self.buffer.shrink_to(1 << 20);
     }
 
@@ -579,18 +588,42 @@ impl Slot {
         (state.head_since.elapsed() >= limit).then_some(head.sequence)
     }
 
+    /// Records that the jobs of `generation` from sequence `first` on never reached it.
+    fn never_delivered(&self, generation: u64, first: u64) {
+        let mut state = self.lock();
+        if state.generation == generation && state.undelivered_from.is_none() {
+            state.undelivered_from = Some(first);
+        }
+    }
+
     /// Records that the worker of `generation` ended: returns the job it was running and
     /// requeues the jobs sent after it, which it never started.
-    pub(crate) fn worker_ended(&self, pool: &Inner, generation: u64) -> Option<InFlight> {
+    ///
+    /// With `spared`, the job at the head was not running when the worker ended, or not by
+    /// its own fault, and is requeued too; so is a head the worker never received.
+    pub(crate) fn worker_ended(
+        &self,
+        pool: &Inner,
+        generation: u64,
+        spared: bool,
+    ) -> Option<InFlight> {
         let mut state = self.lock();
         if state.generation == generation {
             state.live = false;
         }
+        let undelivered = state.undelivered_from.take();
         let mut in_flight = std::mem::take(&mut state.in_flight);
         if !in_flight.is_empty() {
             pool.busy_slots.fetch_sub(1, Ordering::AcqRel);
         }
         let head = in_flight.pop_front();
+        let head = match head {
+            Some(head) if spared || undelivered.is_some_and(|first| head.sequence >= first) => {
+                in_flight.push_front(head);
+                None
+            }
+            head => head,
+        };
         for entry in in_flight.into_iter().rev() {
             state.requeued.push_front(entry.job);
         }
