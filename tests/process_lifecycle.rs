@@ -1,5 +1,6 @@
-//! A process pool's life apart from task failures: the builder's refusals, a failing
-//! initializer, workers retired after a number of tasks, and cancelling queued tasks.
+//! A process pool's life apart from task failures: the builder's refusals, functions it
+//! cannot name to a worker, a failing initializer, workers retired after a number of tasks,
+//! and cancelling queued tasks.
 
 mod support;
 
@@ -34,6 +35,45 @@ fn builder_refuses_zero_settings() {
     match zero_timeout {
         Err(BuildError::Invalid(message)) => assert!(message.contains("task_timeout")),
         other => panic!("expected an invalid setting, got {other:?}"),
+    }
+}
+
+/// A function outside the executable, posing as a task: the C library's `getpid`.
+///
+/// Only its address matters; the pool must refuse it before anything could call it.
+fn foreign_function() -> fn(u64) -> u64 {
+    let address = libc::getpid as *const () as usize;
+    // SAFETY: a function pointer is valid when it is not null; calling this one through
+    // the wrong signature would be undefined, and nothing here or in the pool calls it.
+    unsafe { std::mem::transmute::<usize, fn(u64) -> u64>(address) }
+}
+
+#[test]
+fn functions_outside_the_executable_are_refused() {
+    let pool = ProcessPool::new(1);
+    let foreign = foreign_function();
+    match pool.submit(foreign, 1).result() {
+        Err(TaskError::ForeignFunction(message)) => {
+            assert!(message.contains("libc"), "{message}");
+        }
+        other => panic!("expected a foreign function, got {other:?}"),
+    }
+    let chunked: Vec<_> = pool.map_chunked(foreign, 0..10, 4).collect();
+    assert_eq!(chunked.len(), 10);
+    for outcome in chunked {
+        assert!(
+            matches!(outcome, Err(TaskError::ForeignFunction(_))),
+            "{outcome:?}"
+        );
+    }
+    assert_eq!(pool.submit(double, 4).result(), Ok(8), "the pool serves on");
+
+    // SAFETY: as in `foreign_function`: only the address is looked at, and it is refused.
+    let initializer =
+        unsafe { std::mem::transmute::<usize, fn()>(libc::getpid as *const () as usize) };
+    match ProcessPool::builder().initializer(initializer).build() {
+        Err(BuildError::Invalid(message)) => assert!(message.contains("initializer"), "{message}"),
+        other => panic!("expected the initializer refused, got {other:?}"),
     }
 }
 

@@ -31,6 +31,9 @@ pub enum TaskError {
     Codec(String),
     /// The pool could not start a worker to run the task.
     WorkerStart(String),
+    /// The task's function is not in the program's executable (it lives in a shared
+    /// library, say), so no worker process can be told which function to run.
+    ForeignFunction(String),
 }
 
 /// How a worker process ended.
@@ -73,6 +76,9 @@ impl fmt::Display for TaskError {
                 write!(f, "task data could not be encoded or decoded: {message}")
             }
             TaskError::WorkerStart(message) => write!(f, "could not start a worker: {message}"),
+            TaskError::ForeignFunction(message) => {
+                write!(f, "task function is not in the executable: {message}")
+            }
         }
     }
 }

@@ -129,9 +129,16 @@ fn serve_until_closed(socket: &UnixStream) -> io::Result<()> {
             trampoline: read_u64(&body[0..8]),
             function: read_u64(&body[8..16]),
         };
+        if !call.is_in_executable() {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                "task frame names no code",
+            ));
+        }
         let start = frame::begin(&mut out);
-        // SAFETY: the setup proved this process runs the parent's executable, and the
-        // parent made the call's offsets with `Call::of` or `Call::chunk_of`.
+        // SAFETY: the setup proved this process runs the parent's executable, the parent
+        // made the call's offsets with `Call::of` or `Call::chunk_of`, and they land in the
+        // executable's code.
         let reply = unsafe { call.run(&body[16..], &mut out) };
         frame::finish(&mut out, start, reply);
 
@@ -202,9 +209,12 @@ fn run_initializer(offset: u64) -> Result<(), String> {
     if offset == NO_INITIALIZER {
         return Ok(());
     }
+    let address = address_at(offset);
+    Call::check_address(address)
+        .map_err(|error| format!("initializer is not in the executable: {error}"))?;
     // SAFETY: the identity check passed, and the parent took this offset from a `fn()`
     // with `call::offset_of`, so the address holds that function.
-    let initializer = unsafe { std::mem::transmute::<usize, fn()>(address_at(offset)) };
+    let initializer = unsafe { std::mem::transmute::<usize, fn()>(address) };
     catch_unwind(AssertUnwindSafe(initializer)).map_err(|payload| panic_message(&*payload))
 }
 

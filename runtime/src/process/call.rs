@@ -3,14 +3,17 @@
 //! A task travels as two code offsets, the function's and its trampoline's, each measured
 //! from [`anchor`]. Every worker runs the very same executable as the parent (checked at
 //! start-up by [`crate::process::boot`]), so an offset names the same code in both
-//! processes even though each maps the executable at its own address.
+//! processes even though each maps the executable at its own address. Both ends check that
+//! an offset lands in the executable's code (see [`crate::process::code`]): a function
+//! elsewhere is refused with a typed error, never called through a wrong address.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::error::panic_message;
+use crate::error::{TaskError, panic_message};
+use crate::process::code;
 
 /// The body of a reply frame: the task's value.
 pub(crate) const REPLY_VALUE: u8 = 4;
@@ -41,7 +44,7 @@ pub(crate) fn anchor() -> u64 {
 }
 
 /// The address of [`anchor`] in this process.
-fn anchor_address() -> u64 {
+pub(crate) fn anchor_address() -> u64 {
     let anchor: fn() -> u64 = anchor;
     anchor as usize as u64
 }
@@ -58,29 +61,59 @@ pub(crate) fn address_at(offset: u64) -> usize {
 
 impl Call {
     /// The call of `function`, whose argument and result cross as postcard bytes.
-    pub(crate) fn of<A, R>(function: fn(A) -> R) -> Call
+    ///
+    /// # Errors
+    ///
+    /// [`TaskError::ForeignFunction`] if `function` is not in the executable's code.
+    pub(crate) fn of<A, R>(function: fn(A) -> R) -> Result<Call, TaskError>
     where
         A: DeserializeOwned,
         R: Serialize,
     {
         let trampoline: Trampoline = call_one::<A, R>;
-        Call {
-            trampoline: offset_of(trampoline as usize),
-            function: offset_of(function as usize),
-        }
+        Call::checked(trampoline, function as usize)
     }
 
     /// The call of `function` on every item of a chunk, each item's panic caught apart.
-    pub(crate) fn chunk_of<A, R>(function: fn(A) -> R) -> Call
+    ///
+    /// # Errors
+    ///
+    /// [`TaskError::ForeignFunction`] if `function` is not in the executable's code.
+    pub(crate) fn chunk_of<A, R>(function: fn(A) -> R) -> Result<Call, TaskError>
     where
         A: DeserializeOwned,
         R: Serialize,
     {
         let trampoline: Trampoline = call_chunk::<A, R>;
-        Call {
+        Call::checked(trampoline, function as usize)
+    }
+
+    /// The call of the function at `function` through `trampoline`, if both are in the
+    /// executable's code.
+    fn checked(trampoline: Trampoline, function: usize) -> Result<Call, TaskError> {
+        Call::check_address(trampoline as usize).map_err(TaskError::ForeignFunction)?;
+        Call::check_address(function).map_err(TaskError::ForeignFunction)?;
+        Ok(Call {
             trampoline: offset_of(trampoline as usize),
-            function: offset_of(function as usize),
+            function: offset_of(function),
+        })
+    }
+
+    /// Checks that the function at `address` is in the executable's code; if not, says
+    /// where it is.
+    pub(crate) fn check_address(address: usize) -> Result<(), String> {
+        if code::contains(address) {
+            return Ok(());
         }
+        let object = code::object_name(address);
+        Err(format!(
+            "the code at {address:#x} is in {object}; a worker runs only functions linked into the executable"
+        ))
+    }
+
+    /// Whether both offsets land in this executable's code.
+    pub(crate) fn is_in_executable(self) -> bool {
+        code::contains(address_at(self.trampoline)) && code::contains(address_at(self.function))
     }
 
     /// Runs the call on `input`, writing the reply body to `out`; returns the reply's kind.
@@ -88,7 +121,8 @@ impl Call {
     /// # Safety
     ///
     /// The offsets must come from [`Call::of`] or [`Call::chunk_of`] in a process running
-    /// this same executable.
+    /// this same executable. [`Call::is_in_executable`] checks that they land in its code,
+    /// which catches a corrupt offset, but not one taken from another function.
     pub(crate) unsafe fn run(self, input: &[u8], out: &mut Vec<u8>) -> u8 {
         let trampoline = address_at(self.trampoline);
         // SAFETY: by this function's contract the offset was taken from a `Trampoline` in

@@ -56,9 +56,10 @@ where
                 return None;
             }
             let size = chunk.len();
-            let handle = match Payload::encode(&chunk) {
-                Ok(payload) => pool.submit_encoded(call, payload),
-                Err(error) => Handle::failed(super::encode_error(&error)),
+            let handle = match (&call, Payload::encode(&chunk)) {
+                (Err(error), _) => Handle::failed(error.clone()),
+                (Ok(call), Ok(payload)) => pool.submit_encoded(*call, payload),
+                (Ok(_), Err(error)) => Handle::failed(super::encode_error(&error)),
             };
             Some((handle, size))
         };

@@ -4,6 +4,7 @@
 mod boot;
 mod call;
 mod chunks;
+mod code;
 mod frame;
 #[cfg(test)]
 mod hostile;
@@ -104,6 +105,10 @@ pub(crate) struct Config {
     pub(crate) max_tasks_per_child: Option<usize>,
     /// A task running longer has its worker killed.
     pub(crate) task_timeout: Option<Duration>,
+    /// The executable identity workers must prove, in place of the real one: lets tests
+    /// see workers refuse a parent that runs another executable.
+    #[cfg(test)]
+    pub(crate) identity: Option<(u64, u64)>,
 }
 
 /// What the pool's queue carries to the slots.
@@ -174,8 +179,15 @@ impl ProcessPool {
         R: Serialize + DeserializeOwned + Send + 'static,
     {
         let (handle, promise) = pair();
+        let call = match Call::of(function) {
+            Ok(call) => call,
+            Err(error) => {
+                promise.settle(Err(error));
+                return handle;
+            }
+        };
         match Payload::encode(&argument) {
-            Ok(payload) => self.inner.enqueue(Call::of(function), payload, promise),
+            Ok(payload) => self.inner.enqueue(call, payload, promise),
             Err(error) => promise.settle(Err(encode_error(&error))),
         }
         handle
@@ -339,6 +351,7 @@ impl ProcessPoolBuilder {
             None => std::thread::available_parallelism().map_or(1, NonZeroUsize::get),
         };
         self.check()?;
+        let identity = self.identity()?;
         // Keep the constructor that turns started processes into workers in the program.
         std::hint::black_box(&boot::BOOT);
 
@@ -346,7 +359,7 @@ impl ProcessPoolBuilder {
         let inner = Arc::new(Inner {
             number: POOL_NUMBER.fetch_add(1, Ordering::Relaxed),
             config: self.config,
-            identity: boot::executable_identity().map_err(BuildError::Start)?,
+            identity,
             sender,
             receiver,
             gate: Gate::default(),
@@ -360,6 +373,14 @@ impl ProcessPoolBuilder {
     }
 
     /// Rejects settings of zero.
+    /// The executable identity the pool's workers must prove.
+    fn identity(&self) -> Result<(u64, u64), BuildError> {
+        let identity = boot::executable_identity().map_err(BuildError::Start)?;
+        #[cfg(test)]
+        let identity = self.config.identity.unwrap_or(identity);
+        Ok(identity)
+    }
+
     fn check(&self) -> Result<(), BuildError> {
         if self.config.max_tasks_per_child == Some(0) {
             let message = "max_tasks_per_child must be at least 1, got 0";
@@ -368,6 +389,11 @@ impl ProcessPoolBuilder {
         if self.config.task_timeout == Some(Duration::ZERO) {
             let message = "task_timeout must be longer than zero";
             return Err(BuildError::Invalid(message.to_owned()));
+        }
+        if let Some(initializer) = self.config.initializer {
+            Call::check_address(initializer as usize).map_err(|error| {
+                BuildError::Invalid(format!("initializer is not in the executable: {error}"))
+            })?;
         }
         Ok(())
     }

@@ -103,3 +103,30 @@ fn ended_during_start_up(error: &io::Error) -> StartFailure {
 fn text(body: &[u8]) -> String {
     String::from_utf8_lossy(body).into_owned()
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::{ProcessPool, StartMethod, TaskError};
+
+    /// A task.
+    fn double(x: u64) -> u64 {
+        x * 2
+    }
+
+    /// Workers check that they run the parent's executable; told to expect another one,
+    /// each refuses to serve, and the pool reports it as a start failure.
+    #[test]
+    fn workers_refuse_a_parent_running_another_executable() {
+        for method in [StartMethod::ForkServer, StartMethod::Spawn] {
+            let mut builder = ProcessPool::builder().workers(1).start_method(method);
+            builder.config.identity = Some((0, 0));
+            let pool = builder.build().expect("a valid pool");
+            match pool.submit(double, 1).result() {
+                Err(TaskError::WorkerStart(message)) => {
+                    assert!(message.contains("another executable"), "{message}");
+                }
+                other => panic!("{method:?}: expected a start failure, got {other:?}"),
+            }
+        }
+    }
+}
