@@ -8,9 +8,11 @@
 
 mod support;
 
+use std::io::Write;
+use std::os::fd::{FromRawFd, OwnedFd};
 use std::time::Duration;
 
-use poolscope::{ExitCause, ProcessPool, TaskError};
+use poolscope::{ExitCause, ProcessPool, StartMethod, TaskError};
 use serde::de::Error as _;
 use serde::ser::Error as _;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
@@ -49,6 +51,37 @@ fn kills_itself((): ()) -> u32 {
     // SAFETY: `raise` has no memory-safety preconditions.
     unsafe { libc::raise(libc::SIGKILL) };
     std::process::id()
+}
+
+/// A task that writes to a pipe nobody reads: the write fails, as in any Rust program,
+/// rather than a `SIGPIPE` killing the worker.
+fn writes_to_a_closed_pipe((): ()) -> String {
+    let mut ends = [0; 2];
+    // SAFETY: `pipe` writes two descriptors into the array it is given.
+    assert_eq!(unsafe { libc::pipe(ends.as_mut_ptr()) }, 0);
+    // SAFETY: both descriptors were just opened here and are owned by nothing else.
+    let (reader, writer) =
+        unsafe { (OwnedFd::from_raw_fd(ends[0]), OwnedFd::from_raw_fd(ends[1])) };
+    drop(reader);
+    let error = std::fs::File::from(writer).write_all(b"lost").unwrap_err();
+    format!("{:?}", error.kind())
+}
+
+#[test]
+fn writing_to_a_closed_pipe_is_an_error_not_a_death() {
+    for method in [
+        StartMethod::ForkServer,
+        StartMethod::Spawn,
+        StartMethod::Fork,
+    ] {
+        let pool = ProcessPool::builder()
+            .workers(1)
+            .start_method(method)
+            .build()
+            .expect("a valid pool");
+        let outcome = pool.submit(writes_to_a_closed_pipe, ()).result();
+        assert_eq!(outcome.as_deref(), Ok("BrokenPipe"), "{method:?}");
+    }
 }
 
 /// A one-worker pool, and the pid of its worker.

@@ -74,11 +74,22 @@ extern "C" fn boot() {
     // the role; nothing else in this process knows of it.
     let socket = UnixStream::from(unsafe { OwnedFd::from_raw_fd(role.socket) });
     keep_from_children(&socket);
+    ignore_broken_pipes();
     match role.kind.as_str() {
         "worker" => serve(socket),
         "forkserver" => server::serve(socket),
         _ => exit_now(EXIT_BAD_ROLE),
     }
+}
+
+/// Makes a write to a closed pipe an error, not a fatal `SIGPIPE`, as in any Rust program.
+///
+/// Rust's start-up does this before `main`, which a worker never reaches; without it, a task
+/// whose `println!` meets a closed pipe would kill its worker instead of panicking.
+fn ignore_broken_pipes() {
+    // SAFETY: setting a signal's disposition to "ignore" installs no handler and runs no
+    // code; the process has one thread.
+    unsafe { libc::signal(libc::SIGPIPE, libc::SIG_IGN) };
 }
 
 /// Parses `KIND:FD:PARENT_PID`.
