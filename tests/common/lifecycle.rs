@@ -2,12 +2,18 @@
 //!
 //! Ported from the `map` and `shutdown` cases of CPython's `test_concurrent_futures`.
 
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
 use poolscope::{Handle, TaskError};
 
 use super::{Gate, Gates, TestPool, double, held, poll_until, square, square_unless_three};
 
 /// Tasks queued behind a held one in the shutdown scenarios.
 const QUEUED: u32 = 4;
+
+/// How long a task stays held after a waiting shutdown began.
+const HOLD_DURING_SHUTDOWN: Duration = Duration::from_millis(100);
 
 /// A one-worker pool busy with a task held at `gate`, and tasks queued behind it.
 fn busy_pool<P: TestPool>(
@@ -38,15 +44,29 @@ pub fn map_with_panic<P: TestPool>(make: impl Fn(usize) -> P) {
     assert_eq!(outcomes, [Ok(0), Ok(1), Ok(4), panicked, Ok(16), Ok(25)]);
 }
 
-/// `map` on an endless input submits only what is consumed.
+/// `map` on an endless input submits only what is consumed, plus a bounded window ahead.
 pub fn map_endless<P: TestPool>(make: impl Fn(usize) -> P) {
     let pool = make(2);
+    let pulled = AtomicU64::new(0);
+    let items = (0..).inspect(|_| {
+        // A map that pulled its whole input would never stop: fail it instead.
+        let count = pulled.fetch_add(1, Ordering::SeqCst);
+        assert!(
+            count < 100_000,
+            "map pulled its endless input without bound"
+        );
+    });
     let squares: Vec<u64> = pool
-        .map_fn(square, 0..)
+        .map_fn(square, items)
         .take(10)
         .map(Result::unwrap)
         .collect();
     assert_eq!(squares, [0, 1, 4, 9, 16, 25, 36, 49, 64, 81]);
+    let pulled = pulled.load(Ordering::SeqCst);
+    assert!(
+        pulled <= 10 + 64 * 2,
+        "map pulled {pulled} items to yield 10"
+    );
 }
 
 /// `shutdown(true)` waits until the running task and every queued one are done.
@@ -55,8 +75,13 @@ pub fn shutdown_waits<P: TestPool>(make: impl Fn(usize) -> P) {
     let gate = gates.gate("running");
     let (pool, running, queued) = busy_pool(make, &gate);
 
-    let opener = gate.open_when_started();
+    // The gate opens well after shutdown began: returning before that would not be waiting.
+    let opener = gate.open_after(HOLD_DURING_SHUTDOWN);
     pool.shutdown(true);
+    assert!(
+        gate.is_open(),
+        "shutdown(true) returned while its task was held"
+    );
     assert!(running.done() && queued.iter().all(Handle::done));
     assert_eq!(running.result(), Ok(100));
     for (i, handle) in (0..QUEUED).zip(queued) {
@@ -144,8 +169,12 @@ pub fn drop_waits<P: TestPool>(make: impl Fn(usize) -> P) {
     let gate = gates.gate("running");
     let (pool, running, queued) = busy_pool(make, &gate);
 
-    let opener = gate.open_when_started();
+    let opener = gate.open_after(HOLD_DURING_SHUTDOWN);
     drop(pool);
+    assert!(
+        gate.is_open(),
+        "dropping the pool returned while its task was held"
+    );
     assert!(running.done() && queued.iter().all(Handle::done));
     assert_eq!(running.result(), Ok(100));
     opener.join().expect("the opener thread");

@@ -232,12 +232,17 @@ impl Gate {
         std::fs::write(&self.release, b"").expect("the gate's release file can be written");
     }
 
-    /// Opens the gate from another thread once its task has started, so that the caller can
+    /// Whether the gate has been opened.
+    pub fn is_open(&self) -> bool {
+        self.release.exists()
+    }
+
+    /// Opens the gate from another thread once `delay` has passed, so that the caller can
     /// block on the pool meanwhile.
-    pub fn open_when_started(&self) -> thread::JoinHandle<()> {
+    pub fn open_after(&self, delay: Duration) -> thread::JoinHandle<()> {
         let gate = self.clone();
         thread::spawn(move || {
-            gate.wait_started();
+            thread::sleep(delay);
             gate.open();
         })
     }
@@ -316,6 +321,7 @@ macro_rules! shared_scenarios {
     waiting::wait_first_completed,
     waiting::wait_first_completed_already_done,
     waiting::wait_first_error,
+    waiting::wait_first_error_already_failed,
     waiting::wait_first_error_without_errors,
     waiting::wait_all_completed,
     waiting::wait_timeout,

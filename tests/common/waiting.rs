@@ -12,6 +12,10 @@ use super::{Gates, TestPool, double, explode, held};
 /// A short timeout for waits that are meant to run out: held tasks never finish within it.
 const SHORT: Duration = Duration::from_millis(30);
 
+/// How long a task stays held after a wait for it began, so that a wait returning early
+/// finds it not done.
+const HELD_WHILE_WAITING: Duration = Duration::from_millis(100);
+
 /// The results of `handles`, in order.
 fn results<T>(handles: Vec<Handle<T>>) -> Vec<Result<T, TaskError>> {
     handles.into_iter().map(Handle::result).collect()
@@ -74,6 +78,28 @@ pub fn wait_first_error<P: TestPool>(make: impl Fn(usize) -> P) {
     assert_eq!(results(waited.not_done), [Ok(1)]);
 }
 
+/// `FirstError` on tasks of which one has already failed returns at once, the held task not
+/// done.
+pub fn wait_first_error_already_failed<P: TestPool>(make: impl Fn(usize) -> P) {
+    let pool = make(2);
+    let gates = Gates::new();
+    let gate = gates.gate("held");
+
+    let failed = pool.submit_fn(explode, 3);
+    failed.wait();
+    let slow = pool.submit_fn(held, gate.hold(1));
+    gate.wait_started();
+    let waited = wait([slow, failed], WaitFor::FirstError, None);
+    let done = results(waited.done);
+    assert!(
+        matches!(done[..], [Err(TaskError::Panicked(_))]),
+        "{done:?}"
+    );
+
+    gate.open();
+    assert_eq!(results(waited.not_done), [Ok(1)]);
+}
+
 /// `FirstError` with no failure waits for every task, like `AllCompleted`.
 pub fn wait_first_error_without_errors<P: TestPool>(make: impl Fn(usize) -> P) {
     let pool = make(2);
@@ -82,7 +108,7 @@ pub fn wait_first_error_without_errors<P: TestPool>(make: impl Fn(usize) -> P) {
 
     let slow = pool.submit_fn(held, gate.hold(3));
     let quick = pool.submit_fn(double, 3);
-    let opener = gate.open_when_started();
+    let opener = gate.open_after(HELD_WHILE_WAITING);
     let waited = wait([slow, quick], WaitFor::FirstError, None);
     assert!(waited.not_done.is_empty());
     assert_eq!(results(waited.done), [Ok(3), Ok(6)]);
@@ -99,7 +125,7 @@ pub fn wait_all_completed<P: TestPool>(make: impl Fn(usize) -> P) {
     let slow = pool.submit_fn(held, gate.hold(1));
     let failed = pool.submit_fn(explode, 2);
     let quick = pool.submit_fn(double, 3);
-    let opener = gate.open_when_started();
+    let opener = gate.open_after(HELD_WHILE_WAITING);
     let waited = wait([slow, failed, quick], WaitFor::AllCompleted, None);
     assert!(waited.not_done.is_empty());
     let done = results(waited.done);
