@@ -30,6 +30,11 @@ pub enum StartMethod {
     /// Workers are forked by a fork server: a clean process started by executing the
     /// program afresh, shared by all pools of the program. Safe in multi-threaded programs
     /// and fast to start workers. The default.
+    ///
+    /// The server is started with the first pool that needs it and lives until the program
+    /// ends, as Python's does, so that later pools start in a millisecond or two. It holds
+    /// one socket and no tasks' data, and it dies with the program, even one killed by
+    /// `SIGKILL`.
     #[default]
     ForkServer,
     /// Each worker is a fresh execution of the program. Safe, and the slowest to start.
