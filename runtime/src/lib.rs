@@ -2,7 +2,7 @@
 //! `concurrent.futures`.
 //!
 //! Submitting work to a pool returns a [`Handle`] at once. Handles are waited on one by one
-//! ([`Handle::result`]), in groups ([`wait`]), in completion order ([`as_completed`]), or
+//! ([`Handle::result`]), in groups ([`wait()`]), in completion order ([`as_completed`]), or
 //! awaited as [`std::future::Future`]s. Every pool kind reports failures through the one
 //! [`TaskError`].
 //!
@@ -19,6 +19,7 @@ mod handle;
 mod map;
 mod process;
 mod scope;
+mod state;
 mod thread;
 mod wait;
 

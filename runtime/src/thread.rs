@@ -11,8 +11,9 @@ use crossbeam_channel::{Receiver, Sender};
 
 use crate::error::{BuildError, TaskError, panic_message};
 use crate::gate::Gate;
-use crate::handle::{Handle, Shared, TaskCell};
+use crate::handle::{Handle, TaskCell};
 use crate::map::Map;
+use crate::state::Shared;
 
 /// Numbers thread pools in creation order, for their threads' names.
 static POOL_NUMBER: AtomicUsize = AtomicUsize::new(0);

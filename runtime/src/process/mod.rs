@@ -28,8 +28,9 @@ use serde::de::DeserializeOwned;
 
 use crate::error::{BuildError, TaskError};
 use crate::gate::Gate;
-use crate::handle::{Handle, Promise, Shared, pair};
+use crate::handle::{Handle, Promise, pair};
 use crate::map::Map;
+use crate::state::Shared;
 
 pub use chunks::ChunkedMap;
 pub use launch::StartMethod;
