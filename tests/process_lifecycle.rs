@@ -238,3 +238,42 @@ fn an_initializer_that_overruns_the_task_timeout_fails_every_task() {
     }
     pool.shutdown(true);
 }
+
+#[test]
+fn an_initializer_timeout_bounds_the_initializer_alone() {
+    // No task timeout: the initializer timeout alone ends the endless initializer.
+    let pool = ProcessPool::builder()
+        .workers(1)
+        .initializer(endless_initializer)
+        .initializer_timeout(Duration::from_millis(300))
+        .build()
+        .unwrap();
+    match pool.submit(double, 1).result() {
+        Err(TaskError::InitializerFailed(message)) => {
+            assert!(message.contains("300ms initializer timeout"), "{message}");
+        }
+        other => panic!("expected the initializer's overrun, got {other:?}"),
+    }
+    pool.shutdown(true);
+
+    // A slow initializer within its own limit, though longer than a task may take.
+    let pool = ProcessPool::builder()
+        .workers(1)
+        .initializer(slow_initializer)
+        .initializer_timeout(Duration::from_secs(30))
+        .task_timeout(Duration::from_millis(50))
+        .build()
+        .unwrap();
+    assert_eq!(pool.submit(double, 2).result(), Ok(4));
+    assert!(
+        ProcessPool::builder()
+            .initializer_timeout(Duration::ZERO)
+            .build()
+            .is_err()
+    );
+}
+
+/// An initializer that takes longer than the task timeout of its pool.
+fn slow_initializer() {
+    std::thread::sleep(Duration::from_millis(200));
+}

@@ -106,6 +106,8 @@ pub(crate) struct Config {
     pub(crate) max_tasks_per_child: Option<usize>,
     /// A task running longer has its worker killed.
     pub(crate) task_timeout: Option<Duration>,
+    /// An initializer running longer breaks the pool; the task timeout if not set.
+    pub(crate) initializer_timeout: Option<Duration>,
     /// The executable identity workers must prove, in place of the real one: lets tests
     /// see workers refuse a parent that runs another executable.
     #[cfg(test)]
@@ -316,7 +318,8 @@ impl ProcessPoolBuilder {
     ///
     /// If it panics, no worker can start: every pending and later task reports
     /// [`TaskError::InitializerFailed`] with the panic's message, and no worker is retried.
-    /// The [task timeout](ProcessPoolBuilder::task_timeout) bounds it too; without one, an
+    /// The [initializer timeout](ProcessPoolBuilder::initializer_timeout) bounds it, or
+    /// else the [task timeout](ProcessPoolBuilder::task_timeout); without either, an
     /// initializer that never returns keeps the pool from starting, and `shutdown(true)`
     /// from returning.
     pub fn initializer(mut self, initializer: fn()) -> Self {
@@ -334,6 +337,16 @@ impl ProcessPoolBuilder {
     /// [`TaskError::TimedOut`] and a new worker takes the place.
     pub fn task_timeout(mut self, timeout: Duration) -> Self {
         self.config.task_timeout = Some(timeout);
+        self
+    }
+
+    /// Gives each worker's [initializer](ProcessPoolBuilder::initializer) at most `timeout`
+    /// to return; one that runs longer is killed and breaks the pool, as one that panics.
+    ///
+    /// Without it the task timeout, if any, bounds the initializer: set this for an
+    /// initializer that legitimately takes longer than one task may.
+    pub fn initializer_timeout(mut self, timeout: Duration) -> Self {
+        self.config.initializer_timeout = Some(timeout);
         self
     }
 
@@ -389,6 +402,10 @@ impl ProcessPoolBuilder {
         }
         if self.config.task_timeout == Some(Duration::ZERO) {
             let message = "task_timeout must be longer than zero";
+            return Err(BuildError::Invalid(message.to_owned()));
+        }
+        if self.config.initializer_timeout == Some(Duration::ZERO) {
+            let message = "initializer_timeout must be longer than zero";
             return Err(BuildError::Invalid(message.to_owned()));
         }
         if let Some(initializer) = self.config.initializer {

@@ -64,14 +64,18 @@ pub(crate) fn start_worker(
     }
 }
 
-/// Waits for the worker's initializer to finish, at most the task timeout; a worker whose
-/// initializer overruns it is killed.
+/// Waits for the worker's initializer to finish, at most the initializer timeout (or else
+/// the task timeout); a worker whose initializer overruns it is killed.
 fn await_ready(
     pool: &Inner,
     reader: &mut FrameReader<UnixStream>,
     pid: u32,
 ) -> Result<u32, StartFailure> {
-    let limit = pool.config.task_timeout;
+    let config = &pool.config;
+    let (limit, name) = match config.initializer_timeout {
+        Some(limit) => (Some(limit), "initializer timeout"),
+        None => (config.task_timeout, "task timeout"),
+    };
     let _ = reader.source().set_read_timeout(limit);
     let outcome = match reader.next_frame() {
         Ok(Some((READY, _))) => Ok(pid),
@@ -80,7 +84,7 @@ fn await_ready(
         Err(error) if is_timeout(&error) => {
             let _ = kill(Pid::from_raw(pid as i32), Signal::SIGKILL);
             let limit = limit.unwrap_or_default();
-            let message = format!("the initializer ran longer than the {limit:?} task timeout");
+            let message = format!("the initializer ran longer than the {limit:?} {name}");
             Err(StartFailure::Initializer(message))
         }
         Err(error) => Err(ended_during_start_up(&error)),
