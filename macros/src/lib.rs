@@ -117,6 +117,9 @@ use proc_macro::TokenStream;
 /// - Generic functions are supported with type and const parameters; the bounds the
 ///   body needs, and `Send + 'static` (thread) or the serde traits (process) for the types
 ///   that cross to the worker, are written by the user.
+/// - A `#[pool(process)]` function takes at most 16 arguments: they travel to the worker as
+///   one tuple, and serde implements its traits for tuples of up to 16 elements. Group more
+///   in a struct or a tuple.
 /// - A call made by a task running on a worker does not belong to the scope that
 ///   submitted the task: it runs on that function's process-wide pool.
 /// - Process-wide pools are waited for when `main` returns or `std::process::exit` is
@@ -180,7 +183,8 @@ fn checked(
     let function: syn::ItemFn = syn::parse2(item)
         .map_err(|error| syn::Error::new(error.span(), message::not_a_function()))?;
     let pool = parse::Args::parse(args, attribute).and_then(validate::pool);
-    let signature = validate::function(&function);
+    let kind = pool.as_ref().ok().map(|pool| pool.kind);
+    let signature = validate::function(&function, kind);
     match (pool, signature) {
         (Ok(pool), Ok(())) => Ok((pool, function)),
         (Err(mut first), Err(second)) => {

@@ -97,6 +97,13 @@ pub(crate) fn impl_trait_return() -> String {
     "`#[pool]` does not support an `impl Trait` return type, name the concrete type".to_owned()
 }
 
+/// A `#[pool(process)]` function with more than `limit` arguments.
+pub(crate) fn too_many_process_arguments(limit: usize, count: usize) -> String {
+    format!(
+        "`#[pool(process)]` functions take at most {limit} arguments and this one takes {count}, group some of them in a struct or a tuple"
+    )
+}
+
 /// An attribute on an argument.
 pub(crate) fn argument_attribute() -> String {
     "`#[pool]` does not support attributes on arguments, put them on the function".to_owned()
@@ -127,6 +134,7 @@ mod tests {
             impl_trait_argument(),
             impl_trait_return(),
             argument_attribute(),
+            too_many_process_arguments(16, 17),
         ]
     }
 

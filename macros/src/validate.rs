@@ -75,13 +75,37 @@ pub(crate) fn pool(args: Args) -> syn::Result<Pool> {
     Ok(pool)
 }
 
-/// Checks that `function` is something a pool can run.
-pub(crate) fn function(function: &ItemFn) -> syn::Result<()> {
+/// The most arguments a `#[pool(process)]` function takes: they travel to the worker as one
+/// tuple, and serde implements its traits for tuples of at most 16 elements.
+const MAX_PROCESS_ARGUMENTS: usize = 16;
+
+/// Checks that `function` is something a pool of `kind` can run; `kind` is `None` when the
+/// kind itself is wrong, and only the checks common to both kinds apply.
+pub(crate) fn function(function: &ItemFn, kind: Option<Kind>) -> syn::Result<()> {
     let mut errors = Errors::default();
     for error in signature::problems(&function.sig) {
         errors.record(Err(error));
     }
+    if kind == Some(Kind::Process) {
+        errors.record(process_argument_count(&function.sig));
+    }
     errors.finish()
+}
+
+/// Refuses a `#[pool(process)]` function with more arguments than fit in one serializable
+/// tuple, at the arguments past the limit.
+fn process_argument_count(signature: &syn::Signature) -> syn::Result<()> {
+    let count = signature.inputs.len();
+    if count <= MAX_PROCESS_ARGUMENTS {
+        return Ok(());
+    }
+    let extra: Vec<&syn::FnArg> = signature
+        .inputs
+        .iter()
+        .skip(MAX_PROCESS_ARGUMENTS)
+        .collect();
+    let text = message::too_many_process_arguments(MAX_PROCESS_ARGUMENTS, count);
+    Err(syn::Error::new_spanned(quote::quote!(#(#extra),*), text))
 }
 
 /// Reads the kind word.

@@ -5,6 +5,8 @@
 //! `#[diagnostic::on_unimplemented]` message; the generated code calls the matching
 //! `assert_*` function with the user's type, spanned at that type.
 
+use std::marker::PhantomData;
+
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
@@ -89,8 +91,10 @@ impl<A: ProcessArgument, R: ProcessResult> SubmitToProcess<A, R> for &ProcessCal
 
 /// What a call resolves to when its argument or result cannot cross to a worker process.
 ///
-/// Such a call is in a program that does not compile (an `assert_process_*` check fails
-/// beside it), so this is never run.
+/// Such a call is in a program that does not compile: an `assert_process_*` check fails
+/// beside it, and type checking stops the build before any code is generated. Should a call
+/// ever resolve here with every check passing, generating its code evaluates
+/// `Unbuildable::CALL`, which fails the build: this is never run.
 pub trait ProcessCallRejected<A, R> {
     /// Never runs: see the trait's documentation.
     fn submit(&self, pool: &ProcessPool, argument: A) -> Handle<R>;
@@ -98,6 +102,18 @@ pub trait ProcessCallRejected<A, R> {
 
 impl<A, R> ProcessCallRejected<A, R> for ProcessCall<A, R> {
     fn submit(&self, _: &ProcessPool, _: A) -> Handle<R> {
-        unreachable!("a `#[pool(process)]` call whose types fail their checks does not compile")
+        let () = Unbuildable::<A, R>::CALL;
+        unreachable!("a `#[pool(process)]` call whose types fail their checks does not build")
     }
+}
+
+/// A call of a function from `A` to `R` whose types cannot cross to a worker.
+struct Unbuildable<A, R>(PhantomData<fn(A) -> R>);
+
+impl<A, R> Unbuildable<A, R> {
+    /// Fails to evaluate, and so fails the build of any code that uses it. Being generic,
+    /// it is evaluated only for the types of a call whose code is generated.
+    const CALL: () = panic!(
+        "a `#[pool]` call was built for types that cannot reach a worker, this is a bug in poolscope"
+    );
 }
