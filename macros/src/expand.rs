@@ -15,7 +15,7 @@
 //! ```
 
 use proc_macro2::{Span, TokenStream};
-use quote::{format_ident, quote, quote_spanned};
+use quote::{ToTokens, format_ident, quote, quote_spanned};
 use syn::spanned::Spanned;
 use syn::{Attribute, Block, FnArg, Ident, ItemFn, Pat, ReturnType, Signature, Type, Visibility};
 
@@ -153,13 +153,32 @@ fn wrapper_signature(parts: &Parts) -> Signature {
         syn::parse_quote!(#binding: #ty)
     });
     signature.inputs = arguments.collect();
-    let result = &parts.result;
-    let arrow = match &parts.signature.output {
-        ReturnType::Type(arrow, _) => *arrow,
-        ReturnType::Default => Default::default(),
-    };
-    signature.output = syn::parse_quote_spanned!(arrow.span()=> -> ::poolscope::Handle<#result>);
+    signature.output = handle_output(parts);
     signature
+}
+
+/// `-> ::poolscope::Handle<R>`, spanned from the start to the end of the user's return type,
+/// or at the closing parenthesis of the arguments when there is none. The compiler places
+/// its suggestions to add a `where` clause after this type, so they land where the user
+/// would write one.
+fn handle_output(parts: &Parts) -> ReturnType {
+    let result = &parts.result;
+    let (arrow, start, end) = match &parts.signature.output {
+        ReturnType::Type(arrow, ty) => (*arrow, ty.span(), last_span(ty)),
+        ReturnType::Default => {
+            let close = parts.signature.paren_token.span.close();
+            (syn::Token![->](close), close, close)
+        }
+    };
+    let opening = quote_spanned!(start=> ::poolscope::Handle<);
+    let closing = quote_spanned!(end=> >);
+    syn::parse_quote!(#arrow #opening #result #closing)
+}
+
+/// The span of the last token of `ty`.
+fn last_span(ty: &Type) -> Span {
+    let last = ty.to_token_stream().into_iter().last();
+    last.map_or_else(|| ty.span(), |token| token.span())
 }
 
 /// `fn __build_pool()`: the pool's builder with the options of `#[pool(...)]`.

@@ -31,21 +31,30 @@ pub trait ThreadResult: Send + 'static {}
 impl<T: Send + 'static> ThreadResult for T {}
 
 /// A type a `#[pool(process)]` function can take as an argument.
+///
+/// Its implementation is marked `do_not_recommend`, so that a type missing several of the
+/// traits gives one error, this trait's, rather than one per missing trait, each naming
+/// the crate that defines serde's traits rather than `serde`.
 #[diagnostic::on_unimplemented(
     message = "argument type `{Self}` cannot be sent to a `#[pool(process)]` worker",
-    label = "the arguments of a `#[pool(process)]` function must be `Serialize + DeserializeOwned + Send + 'static`"
+    label = "the arguments of a `#[pool(process)]` function must implement `serde::Serialize` and `serde::Deserialize` and be `Send + 'static`",
+    note = "if a type parameter of the function is part of `{Self}`, bound it with `serde::Serialize + serde::de::DeserializeOwned + Send + 'static`"
 )]
 pub trait ProcessArgument: Serialize + DeserializeOwned + Send + 'static {}
 
+#[diagnostic::do_not_recommend]
 impl<T: Serialize + DeserializeOwned + Send + 'static> ProcessArgument for T {}
 
-/// A type a `#[pool(process)]` function can return.
+/// A type a `#[pool(process)]` function can return; reported as one error like
+/// [`ProcessArgument`].
 #[diagnostic::on_unimplemented(
     message = "return type `{Self}` cannot be sent back from a `#[pool(process)]` worker",
-    label = "the result of a `#[pool(process)]` function must be `Serialize + DeserializeOwned + Send + 'static`"
+    label = "the result of a `#[pool(process)]` function must implement `serde::Serialize` and `serde::Deserialize` and be `Send + 'static`",
+    note = "if a type parameter of the function is part of `{Self}`, bound it with `serde::Serialize + serde::de::DeserializeOwned + Send + 'static`"
 )]
 pub trait ProcessResult: Serialize + DeserializeOwned + Send + 'static {}
 
+#[diagnostic::do_not_recommend]
 impl<T: Serialize + DeserializeOwned + Send + 'static> ProcessResult for T {}
 
 /// Fails to compile unless `T` can be an argument of a `#[pool(thread)]` function.
