@@ -6,9 +6,9 @@
 //!                                             fn __build_pool() -> ... { builder with options }
 //!                                             static __POOL: PoolSlot<ThreadPool> = ...;
 //!                                             assert_thread_argument::<u32>(); ...
-//!                                             __POOL.submit(__build_pool, move |__pool| {
-//!                                                 __pool.submit(move || task_sync(n))
-//!                                             })
+//!                                             fn __call((n,): (u32,)) -> u64 { task_sync(n) }
+//!                                             (&&Call::thread(__call))
+//!                                                 .submit(&__POOL, __build_pool, (n,))
 //!                                         }
 //!                                         /// Runs the body of [`task`] on the calling thread...
 //!                                         fn task_sync(n: u32) -> u64 { body }
@@ -129,10 +129,7 @@ fn wrapper(pool: &Pool, parts: &Parts) -> TokenStream {
     let build = build_function(pool);
     let slot = slot(pool, &parts.signature.ident);
     let checks = value_checks(pool.kind, parts);
-    let submit = match pool.kind {
-        Kind::Thread => thread_submit(parts),
-        Kind::Process => process_submit(parts),
-    };
+    let submit = submit(pool.kind, parts);
     quote! {
         #(#docs)*
         #(#attributes)*
@@ -259,28 +256,14 @@ fn value_checks(kind: Kind, parts: &Parts) -> TokenStream {
     }
 }
 
-/// Submits a closure that calls `{name}_sync` with the arguments to the thread pool.
-fn thread_submit(parts: &Parts) -> TokenStream {
-    let [slot, build, pool] = generated_names();
-    let sync_name = &parts.sync_name;
-    let turbofish = turbofish(&parts.signature);
-    let bindings = parts.bindings();
-    quote! {
-        #slot.submit(#build, move |#pool| {
-            #pool.submit(move || #sync_name #turbofish(#(#bindings),*))
-        })
-    }
-}
-
-/// Defines `fn __call`, which takes the arguments as one tuple, and submits it with the
-/// arguments packed into that tuple to the process pool.
+/// Defines `fn __call`, which takes the arguments as one tuple and calls `{name}_sync` with
+/// them, and submits it with the arguments packed into that tuple.
 ///
-/// The submission goes through `ProcessCall`, which still compiles when an argument or the
-/// result is not serializable: the checks of [`value_checks`] report that at the user's
-/// type, and nothing is reported a second time at the attribute.
-fn process_submit(parts: &Parts) -> TokenStream {
-    let [slot, build, pool] = generated_names();
-    let call = Ident::new("__call", Span::mixed_site());
+/// The submission goes through `Call`, which still compiles when an argument or the result
+/// cannot cross to a worker: the checks of [`value_checks`] report that at the user's type,
+/// and nothing is reported a second time at the attribute.
+fn submit(kind: Kind, parts: &Parts) -> TokenStream {
+    let [slot, build, call] = generated_names();
     let sync_name = &parts.sync_name;
     let (generics, _, where_clause) = parts.signature.generics.split_for_impl();
     let turbofish = turbofish(&parts.signature);
@@ -288,21 +271,24 @@ fn process_submit(parts: &Parts) -> TokenStream {
     let packed_type = tuple(&parts.types());
     let bindings = parts.bindings();
     let result = &parts.result;
+    let constructor = match kind {
+        Kind::Thread => quote!(thread),
+        Kind::Process => quote!(process),
+    };
     quote! {
         fn #call #generics (#packed: #packed_type) -> #result #where_clause {
             #sync_name #turbofish(#(#bindings),*)
         }
         #[allow(unused_imports)]
-        use ::poolscope::__private::{ProcessCallRejected as _, SubmitToProcess as _};
-        #slot.submit(#build, move |#pool| {
-            (&&::poolscope::__private::ProcessCall::new(#call #turbofish)).submit(#pool, #packed)
-        })
+        use ::poolscope::__private::{RejectedCall as _, Submit as _};
+        (&&::poolscope::__private::Call::#constructor(#call #turbofish))
+            .submit(&#slot, #build, #packed)
     }
 }
 
-/// The names of the slot, the build function and the pool in the closure.
+/// The names of the slot, the build function and the function that unpacks the arguments.
 fn generated_names() -> [Ident; 3] {
-    ["__POOL", "__build_pool", "__pool"].map(|name| Ident::new(name, Span::mixed_site()))
+    ["__POOL", "__build_pool", "__call"].map(|name| Ident::new(name, Span::mixed_site()))
 }
 
 /// `::<T, N>` for a generic function, nothing otherwise.

@@ -62,10 +62,10 @@ use proc_macro::TokenStream;
 /// - Outside any scope it runs on a process-wide pool of that function, made at its first
 ///   call. When `main` returns, the process waits for those pools' tasks before it exits.
 ///
-/// With `process`, the arguments are packed into a tuple and sent, with a function that
-/// unpacks them and runs the body, to `ProcessPool::submit`; arguments and result must be
-/// `Serialize + DeserializeOwned + Send + 'static`. With `thread` they must be
-/// `Send + 'static`.
+/// The arguments are packed into one tuple and submitted with a function that unpacks them
+/// and runs the body. With `process` they go to `ProcessPool::submit`, and arguments and
+/// result must be `Serialize + DeserializeOwned + Send + 'static`; with `thread` they go to
+/// `ThreadPool::submit`, and must be `Send + 'static`.
 ///
 /// # The body, synchronously
 ///
@@ -91,7 +91,11 @@ use proc_macro::TokenStream;
 ///     static __POOL: ::poolscope::__private::PoolSlot<::poolscope::ThreadPool> = /* ... */;
 ///     ::poolscope::__private::assert_thread_argument::<u64>();
 ///     ::poolscope::__private::assert_thread_result::<u64>();
-///     __POOL.submit(__build_pool, move |__pool| __pool.submit(move || square_sync(n)))
+///     fn __call((n,): (u64,)) -> u64 {
+///         square_sync(n)
+///     }
+///     use ::poolscope::__private::{RejectedCall as _, Submit as _};
+///     (&&::poolscope::__private::Call::thread(__call)).submit(&__POOL, __build_pool, (n,))
 /// }
 ///
 /// /// Runs the body of [`square`] on the calling thread and returns its value.

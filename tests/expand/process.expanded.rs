@@ -22,15 +22,9 @@ fn check(path: String, __arg1: (u64, u64)) -> ::poolscope::Handle<Result<u64, St
         check_sync(path, __arg1)
     }
     #[allow(unused_imports)]
-    use ::poolscope::__private::{ProcessCallRejected as _, SubmitToProcess as _};
-    __POOL
-        .submit(
-            __build_pool,
-            move |__pool| {
-                (&&::poolscope::__private::ProcessCall::new(__call))
-                    .submit(__pool, (path, __arg1))
-            },
-        )
+    use ::poolscope::__private::{RejectedCall as _, Submit as _};
+    (&&::poolscope::__private::Call::process(__call))
+        .submit(&__POOL, __build_pool, (path, __arg1))
 }
 /// Runs the body of [`check`] on the calling thread and returns its value.
 fn check_sync(path: String, (offset, length): (u64, u64)) -> Result<u64, String> {
