@@ -194,19 +194,23 @@ fn build_function(pool: &Pool) -> TokenStream {
 fn setters(pool: &Pool) -> Vec<TokenStream> {
     let mut setters = Vec::new();
     if let Some(workers) = &pool.workers {
-        setters.push(quote!(.workers(#workers)));
+        let value = &workers.value;
+        setters.push(quote!(.workers(#value)));
     }
     if let Some(name) = &pool.name {
-        setters.push(quote!(.thread_name_prefix(#name)));
+        let value = &name.value;
+        setters.push(quote!(.thread_name_prefix(#value)));
     }
     if let Some(start) = &pool.start {
         setters.push(quote!(.start_method(::poolscope::StartMethod::#start)));
     }
     if let Some(count) = &pool.max_tasks_per_child {
-        setters.push(quote!(.max_tasks_per_child(#count)));
+        let value = &count.value;
+        setters.push(quote!(.max_tasks_per_child(#value)));
     }
     if let Some(timeout) = &pool.timeout {
-        setters.push(quote!(.task_timeout(#timeout)));
+        let value = &timeout.value;
+        setters.push(quote!(.task_timeout(#value)));
     }
     setters
 }

@@ -105,10 +105,15 @@ use proc_macro::TokenStream;
 /// # Errors at compile time
 ///
 /// Unknown kinds and options, repeated options, options of the other kind, a literal
-/// `workers = 0`, `async`, `const`, `unsafe` and `extern` functions, `self` receivers,
-/// lifetime parameters, borrowed arguments and results, and `impl Trait` are reported at
-/// the tokens concerned; the function is still emitted unchanged, so one mistake gives one
-/// error. Argument and result types that cannot reach a worker are reported at the type.
+/// `workers = 0`, malformed option lists, `async`, `const`, `unsafe` and `extern`
+/// functions, `self` receivers, lifetime parameters, borrowed arguments and results, and
+/// `impl Trait` are reported at the tokens concerned. Argument and result types that cannot
+/// reach a worker are reported at the type.
+///
+/// One mistake gives one error. When only the options are wrong, the function is still
+/// expanded, with the defaults in place of the wrong options, so that its callers
+/// type-check as usual. When the kind or the function itself is wrong, the function is
+/// emitted as written.
 ///
 /// # Panics
 ///
@@ -163,38 +168,32 @@ pub fn pool_scope(statements: TokenStream) -> TokenStream {
     scope::pool_scope(statements.into()).into()
 }
 
-/// Parses, checks and expands `#[pool(args)] item`; on error, the errors and `item`.
+/// Parses, checks and expands `#[pool(args)] item`.
+///
+/// The errors come first, then the expansion, or `item` unchanged when it cannot be
+/// expanded: see `validate` for which mistakes still let it be.
 fn pool_attribute(
     args: proc_macro2::TokenStream,
     item: proc_macro2::TokenStream,
 ) -> proc_macro2::TokenStream {
-    match checked(args, item.clone()) {
-        Ok((pool, function)) => expand::pool_function(&pool, function),
+    let function: syn::ItemFn = match syn::parse2(item.clone()) {
+        Ok(function) => function,
         Err(error) => {
+            let error = syn::Error::new(error.span(), message::not_a_function());
             let mut output = error.to_compile_error();
             output.extend(item);
-            output
+            return output;
         }
+    };
+    let args = parse::Args::parse(args, proc_macro2::Span::call_site());
+    let checked = validate::check(args, &function);
+    let mut output = checked
+        .errors
+        .map(|errors| errors.to_compile_error())
+        .unwrap_or_default();
+    match checked.pool {
+        Some(pool) => output.extend(expand::pool_function(&pool, function)),
+        None => output.extend(item),
     }
-}
-
-/// The checked options and function, or every error found in them.
-fn checked(
-    args: proc_macro2::TokenStream,
-    item: proc_macro2::TokenStream,
-) -> syn::Result<(validate::Pool, syn::ItemFn)> {
-    let attribute = proc_macro2::Span::call_site();
-    let function: syn::ItemFn = syn::parse2(item)
-        .map_err(|error| syn::Error::new(error.span(), message::not_a_function()))?;
-    let pool = parse::Args::parse(args, attribute).and_then(validate::pool);
-    let kind = pool.as_ref().ok().map(|pool| pool.kind);
-    let signature = validate::function(&function, kind);
-    match (pool, signature) {
-        (Ok(pool), Ok(())) => Ok((pool, function)),
-        (Err(mut first), Err(second)) => {
-            first.combine(second);
-            Err(first)
-        }
-        (Err(error), _) | (_, Err(error)) => Err(error),
-    }
+    output
 }
