@@ -19,7 +19,7 @@ use quote::{ToTokens, format_ident, quote, quote_spanned};
 use syn::spanned::Spanned;
 use syn::{Attribute, Block, FnArg, Ident, ItemFn, Pat, ReturnType, Signature, Type, Visibility};
 
-use crate::validate::{Kind, Pool};
+use crate::validate::{Kind, Pool, Setting};
 
 /// The wrapper that submits calls, followed by the `_sync` function that keeps the body.
 pub(crate) fn pool_function(pool: &Pool, function: ItemFn) -> TokenStream {
@@ -179,40 +179,99 @@ fn last_span(ty: &Type) -> Span {
 }
 
 /// `fn __build_pool()`: the pool's builder with the options of `#[pool(...)]`.
+///
+/// Each value is first bound to a local of the type its option takes, so that a value of
+/// another type is reported at the value, as not being of that type.
 fn build_function(pool: &Pool) -> TokenStream {
     let build = Ident::new("__build_pool", Span::mixed_site());
     let pool_type = pool_type(pool.kind);
-    let setters = setters(pool);
+    let options = options(pool);
+    let bindings = options.iter().filter_map(|option| option.binding.as_ref());
+    let setters = options.iter().map(|option| &option.setter);
     quote! {
         fn #build() -> ::core::result::Result<#pool_type, ::poolscope::BuildError> {
+            #(#bindings)*
             #pool_type::builder() #(#setters)* .build()
         }
     }
 }
 
-/// The builder calls for the options that were given, each with the user's expression.
-fn setters(pool: &Pool) -> Vec<TokenStream> {
-    let mut setters = Vec::new();
+/// One option as the build function passes it on.
+struct BuilderOption {
+    /// `let __key: Type = value;`, for an option with a value of the user's.
+    binding: Option<TokenStream>,
+    /// The builder call, as in `.workers(__workers)`.
+    setter: TokenStream,
+}
+
+/// The options that were given, in the order the builder takes them.
+fn options(pool: &Pool) -> Vec<BuilderOption> {
+    let mut options = Vec::new();
     if let Some(workers) = &pool.workers {
-        let value = &workers.value;
-        setters.push(quote!(.workers(#value)));
+        options.push(typed(workers, quote!(usize), quote!(workers)));
     }
     if let Some(name) = &pool.name {
-        let value = &name.value;
-        setters.push(quote!(.thread_name_prefix(#value)));
+        options.push(borrowed_str(name, quote!(thread_name_prefix)));
     }
     if let Some(start) = &pool.start {
-        setters.push(quote!(.start_method(::poolscope::StartMethod::#start)));
+        let setter = quote!(.start_method(::poolscope::StartMethod::#start));
+        options.push(BuilderOption {
+            binding: None,
+            setter,
+        });
     }
     if let Some(count) = &pool.max_tasks_per_child {
-        let value = &count.value;
-        setters.push(quote!(.max_tasks_per_child(#value)));
+        options.push(typed(count, quote!(usize), quote!(max_tasks_per_child)));
     }
     if let Some(timeout) = &pool.timeout {
-        let value = &timeout.value;
-        setters.push(quote!(.task_timeout(#value)));
+        let duration = quote!(::core::time::Duration);
+        options.push(typed(timeout, duration, quote!(task_timeout)));
     }
-    setters
+    options
+}
+
+/// The option `setting`, bound as a `ty` and passed to the builder's `method`.
+fn typed(setting: &Setting, ty: TokenStream, method: TokenStream) -> BuilderOption {
+    let value = &setting.value;
+    bound(setting, ty, quote!(#value), method)
+}
+
+/// The option `setting`, borrowed as a `&str` and passed to the builder's `method`, so that
+/// a `String`, a `&str` and anything else that derefs to `str` fit.
+fn borrowed_str(setting: &Setting, method: TokenStream) -> BuilderOption {
+    let value = &setting.value;
+    let borrowed = quote_spanned!(value.span()=> &#value);
+    bound(setting, quote!(&str), borrowed, method)
+}
+
+/// `let __key: ty = value;` and the call of the builder's `method` with it.
+///
+/// The type is spanned at the option's name, so that the compiler reports a value of
+/// another type at the value, and notes the name as where the expected type comes from.
+fn bound(
+    setting: &Setting,
+    ty: TokenStream,
+    value: TokenStream,
+    method: TokenStream,
+) -> BuilderOption {
+    let key = &setting.key;
+    let local = format_ident!("__{}", key, span = Span::mixed_site());
+    let ty = respan(ty, key.span());
+    BuilderOption {
+        binding: Some(quote!(let #local: #ty = #value;)),
+        setter: quote!(.#method(#local)),
+    }
+}
+
+/// `tokens` with every span set to `span`.
+fn respan(tokens: TokenStream, span: Span) -> TokenStream {
+    tokens
+        .into_iter()
+        .map(|mut token| {
+            token.set_span(span);
+            token
+        })
+        .collect()
 }
 
 /// The runtime type of a pool kind.

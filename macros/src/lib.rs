@@ -42,7 +42,7 @@ use proc_macro::TokenStream;
 /// | option | kinds | value | default |
 /// |---|---|---|---|
 /// | `workers` | both | a `usize` expression | the available parallelism |
-/// | `name` | `thread` | the thread-name prefix, `impl Into<String>` | `"ThreadPool"` |
+/// | `name` | `thread` | the thread-name prefix: a `&str`, a `String`, or another type that derefs to `str` | `"ThreadPool"` |
 /// | `timeout` | `process` | a `Duration`: the longest a task may run | none |
 /// | `max_tasks_per_child` | `process` | a `usize`: tasks before a worker is replaced | none |
 /// | `start` | `process` | `forkserver`, `spawn` or `fork` | `forkserver` |
@@ -86,7 +86,8 @@ use proc_macro::TokenStream;
 /// ```text
 /// fn square(n: u64) -> ::poolscope::Handle<u64> {
 ///     fn __build_pool() -> Result<::poolscope::ThreadPool, ::poolscope::BuildError> {
-///         ::poolscope::ThreadPool::builder().workers(2).build()
+///         let __workers: usize = 2;
+///         ::poolscope::ThreadPool::builder().workers(__workers).build()
 ///     }
 ///     static __POOL: ::poolscope::__private::PoolSlot<::poolscope::ThreadPool> = /* ... */;
 ///     ::poolscope::__private::assert_thread_argument::<u64>();

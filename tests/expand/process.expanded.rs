@@ -6,10 +6,12 @@ fn check(path: String, __arg1: (u64, u64)) -> ::poolscope::Handle<Result<u64, St
         ::poolscope::ProcessPool,
         ::poolscope::BuildError,
     > {
+        let __workers: usize = 4;
+        let __timeout: ::core::time::Duration = Duration::from_secs(10);
         ::poolscope::ProcessPool::builder()
-            .workers(4)
+            .workers(__workers)
             .start_method(::poolscope::StartMethod::Spawn)
-            .task_timeout(Duration::from_secs(10))
+            .task_timeout(__timeout)
             .build()
     }
     static __POOL: ::poolscope::__private::PoolSlot<::poolscope::ProcessPool> = ::poolscope::__private::PoolSlot::new(

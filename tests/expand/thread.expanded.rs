@@ -5,9 +5,11 @@ pub fn count_words(text: String) -> ::poolscope::Handle<usize> {
         ::poolscope::ThreadPool,
         ::poolscope::BuildError,
     > {
+        let __workers: usize = 4;
+        let __name: &str = &"counter";
         ::poolscope::ThreadPool::builder()
-            .workers(4)
-            .thread_name_prefix("counter")
+            .workers(__workers)
+            .thread_name_prefix(__name)
             .build()
     }
     static __POOL: ::poolscope::__private::PoolSlot<::poolscope::ThreadPool> = ::poolscope::__private::PoolSlot::new(
