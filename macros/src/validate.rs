@@ -11,7 +11,7 @@ use syn::{Expr, Ident, ItemFn, Lit};
 
 use crate::message;
 use crate::parse::{Args, Item};
-use crate::signature;
+use crate::signature::{self, tidy};
 
 /// Which pool a `#[pool]` function runs on.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -280,9 +280,10 @@ fn set_once<T>(slot: &mut Option<T>, key: &Ident, value: T) -> syn::Result<()> {
     Ok(())
 }
 
-/// Refuses a literal `0`; any other expression is left to the type checker.
+/// Refuses a literal `0`, in parentheses or not; any other expression is left to the type
+/// checker.
 fn at_least_one(setting: Setting) -> syn::Result<Setting> {
-    if let Expr::Lit(literal) = &setting.value {
+    if let Expr::Lit(literal) = without_parentheses(&setting.value) {
         if let Lit::Int(int) = &literal.lit {
             if int.base10_digits() == "0" {
                 let text = message::zero(&setting.key);
@@ -291,6 +292,18 @@ fn at_least_one(setting: Setting) -> syn::Result<Setting> {
         }
     }
     Ok(setting)
+}
+
+/// `value` without the parentheses around it, as in `(0)`, and the invisible groups that
+/// `macro_rules!` puts around an `$expr`.
+fn without_parentheses(mut value: &Expr) -> &Expr {
+    loop {
+        value = match value {
+            Expr::Paren(paren) => &paren.expr,
+            Expr::Group(group) => &group.expr,
+            _ => return value,
+        };
+    }
 }
 
 /// Reads `forkserver`, `spawn` or `fork` into the matching `StartMethod` variant.
@@ -304,7 +317,7 @@ fn start_method(value: &Expr) -> syn::Result<Ident> {
         Some("spawn") => "Spawn",
         Some("fork") => "Fork",
         _ => {
-            let written = quote::quote!(#value);
+            let written = tidy(quote::quote!(#value));
             let text = message::unknown_start_method(&written);
             return Err(syn::Error::new_spanned(value, text));
         }
