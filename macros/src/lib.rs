@@ -8,6 +8,7 @@
 //! tokens, `expand` writes the code and cannot fail.
 
 mod expand;
+mod generics;
 mod message;
 mod parse;
 mod scope;
@@ -127,6 +128,8 @@ use proc_macro::TokenStream;
 /// - Generic functions are supported with type and const parameters; the bounds the
 ///   body needs, and `Send + 'static` (thread) or the serde traits (process) for the types
 ///   that cross to the worker, are written by the user.
+/// - One pool serves every instance of a generic function, so option values cannot use
+///   its generic parameters: `workers = N` for a `const N: usize` is a compile error.
 /// - A `#[pool(process)]` function takes at most 16 arguments: they travel to the worker as
 ///   one tuple, and serde implements its traits for tuples of up to 16 elements. Group more
 ///   in a struct or a tuple.

@@ -48,6 +48,13 @@ pub(crate) fn not_an_expression(key: &dyn Display) -> String {
     format!("the value of option `{key}` is not an expression, write one as in `{key} = ...`")
 }
 
+/// An option value that uses a generic parameter of the function.
+pub(crate) fn generic_in_option(key: &dyn Display, parameter: &dyn Display) -> String {
+    format!(
+        "option `{key}` cannot use the generic parameter `{parameter}`, since one pool serves every instance of the function, write a value that does not depend on it"
+    )
+}
+
 /// An option without `= value`.
 pub(crate) fn missing_value(key: &dyn Display) -> String {
     format!("option `{key}` needs a value, as in `{key} = ...`")
@@ -160,6 +167,7 @@ mod tests {
             expected_item(),
             missing_comma(&"workers"),
             not_an_expression(&"workers"),
+            generic_in_option(&"workers", &"N"),
             missing_value(&"workers"),
             unknown_kind(&"threads"),
             unknown_option(&"worker", "thread", &["workers", "name"]),

@@ -7,8 +7,9 @@
 //! expect, and report nothing more. Only a missing or unknown kind, or a function a pool
 //! cannot run, leaves the function as the user wrote it.
 
-use syn::{Expr, Ident, ItemFn, Lit};
+use syn::{Expr, Generics, Ident, ItemFn, Lit};
 
+use crate::generics;
 use crate::message;
 use crate::parse::{Args, Item};
 use crate::signature::{self, tidy};
@@ -105,7 +106,7 @@ pub(crate) fn check(args: Args, function: &ItemFn) -> Checked {
     }
     let (kind, settings) = split_kind(args.items, args.attribute, &mut errors);
     let runnable = runnable(function, kind, &mut errors);
-    let pool = kind.map(|kind| pool(kind, settings, &mut errors));
+    let pool = kind.map(|kind| pool(kind, settings, &function.sig.generics, &mut errors));
     Checked {
         pool: pool.filter(|_| runnable),
         errors: errors.first,
@@ -216,10 +217,10 @@ fn process_argument_count(signature: &syn::Signature) -> syn::Result<()> {
 
 /// The pool of `kind` with every setting that checks out; each other one is recorded as an
 /// error and left out, so that its default applies.
-fn pool(kind: Kind, settings: Vec<Setting>, errors: &mut Errors) -> Pool {
+fn pool(kind: Kind, settings: Vec<Setting>, generics: &Generics, errors: &mut Errors) -> Pool {
     let mut pool = Pool::new(kind);
     for setting in settings {
-        errors.record(pool.set(setting));
+        errors.record(pool.set(setting, generics));
     }
     pool
 }
@@ -237,9 +238,14 @@ impl Pool {
         }
     }
 
-    /// Takes one option, refusing unknown, misplaced and repeated ones.
-    fn set(&mut self, setting: Setting) -> syn::Result<()> {
+    /// Takes one option, refusing unknown, misplaced and repeated ones, and values that use
+    /// the function's generic parameters.
+    fn set(&mut self, setting: Setting, generics: &Generics) -> syn::Result<()> {
         self.check_fits(&setting.key)?;
+        if let Some(parameter) = generics::used_parameter(&setting.value, generics) {
+            let text = message::generic_in_option(&setting.key, &parameter);
+            return Err(syn::Error::new(parameter.span(), text));
+        }
         let key = setting.key.clone();
         match key.to_string().as_str() {
             "workers" => set_once(&mut self.workers, &key, at_least_one(setting)?),
