@@ -125,6 +125,11 @@ use proc_macro::TokenStream;
 ///
 /// # Limitations
 ///
+/// - `#[pool]` applies to free functions. On an associated function in an `impl` block the
+///   build fails with "cannot find function `{name}_sync` in this scope": an attribute
+///   does not see the `impl` around its function, so the wrapper names the `_sync`
+///   function beside it as a free function. Write the function outside the `impl` block,
+///   and call it from there.
 /// - Generic functions are supported with type and const parameters; the bounds the
 ///   body needs, and `Send + 'static` (thread) or the serde traits (process) for the types
 ///   that cross to the worker, are written by the user.
