@@ -7,6 +7,8 @@
 //! written, `validate` checks them and the function and reports errors at the user's
 //! tokens, `expand` writes the code and cannot fail.
 
+#![deny(missing_docs)]
+
 mod expand;
 mod generics;
 mod message;

@@ -9,6 +9,8 @@
 //! Users normally depend on the `poolscope` crate, which re-exports this one together with
 //! the `#[pool]` and `pool_scope!` macros.
 
+#![deny(missing_docs)]
+
 mod bounds;
 mod bytes;
 #[cfg(test)]
