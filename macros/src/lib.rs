@@ -109,15 +109,17 @@ use proc_macro::TokenStream;
 /// # Errors at compile time
 ///
 /// Unknown kinds and options, repeated options, options of the other kind, a literal
-/// `workers = 0`, malformed option lists, `async`, `const`, `unsafe` and `extern`
-/// functions, `self` receivers, lifetime parameters, borrowed arguments and results, and
-/// `impl Trait` are reported at the tokens concerned. Argument and result types that cannot
-/// reach a worker are reported at the type.
+/// `workers = 0`, option values that use the function's generic parameters, malformed
+/// option lists, `async`, `const`, `unsafe` and `extern` functions, `self` receivers,
+/// lifetime parameters, borrowed arguments and results, `impl Trait`, and
+/// `#[pool(process)]` functions of more than 16 arguments are reported at the tokens
+/// concerned. An option value of the wrong type is reported at the value, with the type
+/// the option takes; an argument or result type that cannot reach a worker, at the type.
 ///
-/// One mistake gives one error. When only the options are wrong, the function is still
-/// expanded, with the defaults in place of the wrong options, so that its callers
-/// type-check as usual. When the kind or the function itself is wrong, the function is
-/// emitted as written.
+/// When only the options are wrong, the function is still expanded, with the defaults in
+/// place of the wrong options, so that its callers type-check as usual and one mistake
+/// gives one error. When the kind or the function itself is wrong, the function is emitted
+/// as written, so its callers see the original return type.
 ///
 /// # Panics
 ///
