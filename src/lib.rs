@@ -8,5 +8,7 @@
 //! assert_eq!(answer.result(), Ok(42));
 //! ```
 
+#![deny(missing_docs)]
+
 pub use poolscope_macros::{pool, pool_scope};
 pub use poolscope_runtime::*;

@@ -54,13 +54,23 @@ fn process_wide_pools_finish_their_tasks_at_exit() {
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(output.status.success(), "child failed: {stdout}");
 
-    // Every task ran, and each after the harness had finished its run.
-    let summary = stdout.find("test result:").expect("the harness summary");
+    // Every task of both pools ran, and each after the harness had finished its run. The
+    // lines are matched whole: "task 1 done" is also the end of "process task 1 done".
+    let lines: Vec<&str> = stdout.lines().collect();
+    let summary = lines
+        .iter()
+        .position(|line| line.starts_with("test result:"))
+        .expect("the harness summary");
     for number in 0..4 {
-        let line = format!("task {number} done");
-        let at = stdout
-            .find(&line)
-            .unwrap_or_else(|| panic!("no `{line}` in {stdout}"));
-        assert!(at > summary, "`{line}` came before the summary: {stdout}");
+        for line in [
+            format!("task {number} done"),
+            format!("process task {number} done"),
+        ] {
+            let at = lines
+                .iter()
+                .position(|printed| *printed == line)
+                .unwrap_or_else(|| panic!("no line `{line}` in {stdout}"));
+            assert!(at > summary, "`{line}` came before the summary: {stdout}");
+        }
     }
 }

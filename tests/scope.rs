@@ -1,11 +1,20 @@
 //! Where calls of `#[pool]` functions run: scopes, nesting, every way out of a scope, and
 //! the process-wide pools.
+//!
+//! The tests of process pools count this process's children, so they run one at a time,
+//! and call their functions only inside scopes: a process-wide pool would keep its workers
+//! until the test binary exits.
 
+mod support;
+
+use std::collections::HashSet;
 use std::panic::catch_unwind;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
-use poolscope::{pool, pool_scope};
+use poolscope::{Handle, TaskError, pool, pool_scope};
+
+use support::{ProcessInfo, children_of, exists, serial, wait_until};
 
 /// A short pause, so that tasks are still running when their scope ends unless it waits.
 const PAUSE: Duration = Duration::from_millis(30);
@@ -74,7 +83,7 @@ fn calls_outside_any_scope_share_one_process_wide_pool() {
 
 /// Finished calls of `count_after_pause`, one counter per test so that the tests, which
 /// run at the same time, do not disturb each other.
-static FINISHED: [AtomicUsize; 5] = [const { AtomicUsize::new(0) }; 5];
+static FINISHED: [AtomicUsize; 6] = [const { AtomicUsize::new(0) }; 6];
 /// The counter of the test of a normal end.
 const NORMALLY: usize = 0;
 /// The counter of the test of that way out.
@@ -85,6 +94,8 @@ const BY_RETURN: usize = 2;
 const BY_BREAK: usize = 3;
 /// The counter of the test of that way out.
 const BY_PANIC: usize = 4;
+/// The counter of the test of a nested scope.
+const IN_NESTED_SCOPE: usize = 5;
 
 /// Sleeps, then counts itself finished.
 #[pool(thread, workers = 2)]
@@ -180,5 +191,124 @@ fn a_task_panic_reaches_its_handle() {
     assert_eq!(
         outcome,
         Err(poolscope::TaskError::Panicked("broken".to_owned()))
+    );
+}
+
+/// Whether `wait_for_release` may return.
+static RELEASED: AtomicBool = AtomicBool::new(false);
+
+/// Waits until [`RELEASED`] is set, for at most ten seconds, and returns whether it was.
+#[pool(thread, workers = 1)]
+fn wait_for_release() -> bool {
+    wait_until(Duration::from_secs(10), || RELEASED.load(Ordering::SeqCst))
+}
+
+#[test]
+fn a_nested_scope_waits_for_its_own_tasks_at_its_own_end() {
+    pool_scope! {
+        let outer = wait_for_release();
+        pool_scope! {
+            for _ in 0..3 {
+                count_after_pause(IN_NESTED_SCOPE);
+            }
+        }
+
+        // The inner scope waited for its three tasks, and not for the outer scope's task,
+        // which waits for the release below.
+        assert_eq!(FINISHED[IN_NESTED_SCOPE].load(Ordering::SeqCst), 3);
+        assert!(!outer.done(), "the inner scope waited for the outer scope's task");
+        RELEASED.store(true, Ordering::SeqCst);
+        assert_eq!(outer.result(), Ok(true));
+    }
+}
+
+/// Fails for 3, and multiplies the others by ten, on a thread.
+#[pool(thread, workers = 2)]
+fn fail_on_three_in_thread(n: u32) -> u32 {
+    assert_ne!(n, 3, "task {n} failed");
+    n * 10
+}
+
+/// Fails for 3, and multiplies the others by ten, in a worker process.
+#[pool(process, workers = 2)]
+fn fail_on_three_in_process(n: u32) -> u32 {
+    assert_ne!(n, 3, "task {n} failed");
+    n * 10
+}
+
+/// Checks that only the task for 3 failed among `results`, those of 0 to 5.
+fn only_three_failed(results: Vec<Result<u32, TaskError>>) {
+    for (n, result) in (0..).zip(results) {
+        match n {
+            3 => assert!(
+                matches!(&result, Err(TaskError::Panicked(message)) if message.contains("task 3 failed")),
+                "task 3 gave {result:?}"
+            ),
+            _ => assert_eq!(result, Ok(n * 10), "task {n}"),
+        }
+    }
+}
+
+#[test]
+fn a_panicking_thread_task_harms_no_other_task_of_its_scope() {
+    let results = pool_scope! {
+        let handles: Vec<_> = (0..6).map(fail_on_three_in_thread).collect();
+        handles.into_iter().map(Handle::result).collect()
+    };
+    only_three_failed(results);
+}
+
+#[test]
+fn a_panicking_process_task_harms_no_other_task_of_its_scope() {
+    let _serial = serial();
+    let results = pool_scope! {
+        let handles: Vec<_> = (0..6).map(fail_on_three_in_process).collect();
+        handles.into_iter().map(Handle::result).collect()
+    };
+    only_three_failed(results);
+}
+
+/// Sleeps a little, then returns the pid of the worker process.
+#[pool(process, workers = 3)]
+fn pid_after_pause() -> u32 {
+    std::thread::sleep(PAUSE);
+    std::process::id()
+}
+
+/// The children of this process, and the children of those.
+fn descendants() -> Vec<ProcessInfo> {
+    let children = children_of(std::process::id());
+    let grandchildren = children.iter().flat_map(|child| children_of(child.pid));
+    grandchildren.chain(children.iter().copied()).collect()
+}
+
+#[test]
+fn a_process_scope_reaps_every_worker_when_it_ends() {
+    let _serial = serial();
+
+    // The handles leave the scope unfinished unless the scope waits for them.
+    let handles: Vec<Handle<u32>> = pool_scope! { (0..6).map(|_| pid_after_pause()).collect() };
+    assert!(handles.iter().all(Handle::done), "the scope did not wait");
+    let pids: HashSet<u32> = handles
+        .into_iter()
+        .map(|handle| handle.result().unwrap())
+        .collect();
+    assert!(!pids.contains(&std::process::id()));
+
+    // Every worker is gone, not even left a zombie, and what remains is the fork server:
+    // one child of this process, with no child of its own.
+    for pid in &pids {
+        assert!(!exists(*pid), "worker {pid} outlived its scope");
+    }
+    let children = children_of(std::process::id());
+    assert!(children.len() <= 1, "children left: {children:?}");
+    let descendants = descendants();
+    assert!(
+        descendants.iter().all(|process| children.contains(process)),
+        "the fork server has children: {descendants:?}"
+    );
+    assert!(
+        !descendants.iter().any(ProcessInfo::is_zombie),
+        "{descendants:?}"
     );
 }

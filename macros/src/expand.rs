@@ -6,20 +6,20 @@
 //!                                             fn __build_pool() -> ... { builder with options }
 //!                                             static __POOL: PoolSlot<ThreadPool> = ...;
 //!                                             assert_thread_argument::<u32>(); ...
-//!                                             __POOL.submit(__build_pool, move |__pool| {
-//!                                                 __pool.submit(move || task_sync(n))
-//!                                             })
+//!                                             fn __call((n,): (u32,)) -> u64 { task_sync(n) }
+//!                                             (&&Call::thread(__call))
+//!                                                 .submit(&__POOL, __build_pool, (n,))
 //!                                         }
 //!                                         /// Runs the body of [`task`] on the calling thread...
 //!                                         fn task_sync(n: u32) -> u64 { body }
 //! ```
 
 use proc_macro2::{Span, TokenStream};
-use quote::{format_ident, quote, quote_spanned};
+use quote::{ToTokens, format_ident, quote, quote_spanned};
 use syn::spanned::Spanned;
 use syn::{Attribute, Block, FnArg, Ident, ItemFn, Pat, ReturnType, Signature, Type, Visibility};
 
-use crate::validate::{Kind, Pool};
+use crate::validate::{Kind, Pool, Setting};
 
 /// The wrapper that submits calls, followed by the `_sync` function that keeps the body.
 pub(crate) fn pool_function(pool: &Pool, function: ItemFn) -> TokenStream {
@@ -129,10 +129,7 @@ fn wrapper(pool: &Pool, parts: &Parts) -> TokenStream {
     let build = build_function(pool);
     let slot = slot(pool, &parts.signature.ident);
     let checks = value_checks(pool.kind, parts);
-    let submit = match pool.kind {
-        Kind::Thread => thread_submit(parts),
-        Kind::Process => process_submit(parts),
-    };
+    let submit = submit(pool.kind, parts);
     quote! {
         #(#docs)*
         #(#attributes)*
@@ -153,46 +150,128 @@ fn wrapper_signature(parts: &Parts) -> Signature {
         syn::parse_quote!(#binding: #ty)
     });
     signature.inputs = arguments.collect();
-    let result = &parts.result;
-    let arrow = match &parts.signature.output {
-        ReturnType::Type(arrow, _) => *arrow,
-        ReturnType::Default => Default::default(),
-    };
-    signature.output = syn::parse_quote_spanned!(arrow.span()=> -> ::poolscope::Handle<#result>);
+    signature.output = handle_output(parts);
     signature
 }
 
+/// `-> ::poolscope::Handle<R>`, spanned from the start to the end of the user's return type,
+/// or at the closing parenthesis of the arguments when there is none. The compiler places
+/// its suggestions to add a `where` clause after this type, so they land where the user
+/// would write one.
+fn handle_output(parts: &Parts) -> ReturnType {
+    let result = &parts.result;
+    let (arrow, start, end) = match &parts.signature.output {
+        ReturnType::Type(arrow, ty) => (*arrow, ty.span(), last_span(ty)),
+        ReturnType::Default => {
+            let close = parts.signature.paren_token.span.close();
+            (syn::Token![->](close), close, close)
+        }
+    };
+    let opening = quote_spanned!(start=> ::poolscope::Handle<);
+    let closing = quote_spanned!(end=> >);
+    syn::parse_quote!(#arrow #opening #result #closing)
+}
+
+/// The span of the last token of `ty`.
+fn last_span(ty: &Type) -> Span {
+    let last = ty.to_token_stream().into_iter().last();
+    last.map_or_else(|| ty.span(), |token| token.span())
+}
+
 /// `fn __build_pool()`: the pool's builder with the options of `#[pool(...)]`.
+///
+/// Each value is first bound to a local of the type its option takes, so that a value of
+/// another type is reported at the value, as not being of that type.
 fn build_function(pool: &Pool) -> TokenStream {
     let build = Ident::new("__build_pool", Span::mixed_site());
     let pool_type = pool_type(pool.kind);
-    let setters = setters(pool);
+    let options = options(pool);
+    let bindings = options.iter().filter_map(|option| option.binding.as_ref());
+    let setters = options.iter().map(|option| &option.setter);
     quote! {
         fn #build() -> ::core::result::Result<#pool_type, ::poolscope::BuildError> {
+            #(#bindings)*
             #pool_type::builder() #(#setters)* .build()
         }
     }
 }
 
-/// The builder calls for the options that were given, each with the user's expression.
-fn setters(pool: &Pool) -> Vec<TokenStream> {
-    let mut setters = Vec::new();
+/// One option as the build function passes it on.
+struct BuilderOption {
+    /// `let __key: Type = value;`, for an option with a value of the user's.
+    binding: Option<TokenStream>,
+    /// The builder call, as in `.workers(__workers)`.
+    setter: TokenStream,
+}
+
+/// The options that were given, in the order the builder takes them.
+fn options(pool: &Pool) -> Vec<BuilderOption> {
+    let mut options = Vec::new();
     if let Some(workers) = &pool.workers {
-        setters.push(quote!(.workers(#workers)));
+        options.push(typed(workers, quote!(usize), quote!(workers)));
     }
     if let Some(name) = &pool.name {
-        setters.push(quote!(.thread_name_prefix(#name)));
+        options.push(borrowed_str(name, quote!(thread_name_prefix)));
     }
     if let Some(start) = &pool.start {
-        setters.push(quote!(.start_method(::poolscope::StartMethod::#start)));
+        let setter = quote!(.start_method(::poolscope::StartMethod::#start));
+        options.push(BuilderOption {
+            binding: None,
+            setter,
+        });
     }
     if let Some(count) = &pool.max_tasks_per_child {
-        setters.push(quote!(.max_tasks_per_child(#count)));
+        options.push(typed(count, quote!(usize), quote!(max_tasks_per_child)));
     }
     if let Some(timeout) = &pool.timeout {
-        setters.push(quote!(.task_timeout(#timeout)));
+        let duration = quote!(::core::time::Duration);
+        options.push(typed(timeout, duration, quote!(task_timeout)));
     }
-    setters
+    options
+}
+
+/// The option `setting`, bound as a `ty` and passed to the builder's `method`.
+fn typed(setting: &Setting, ty: TokenStream, method: TokenStream) -> BuilderOption {
+    let value = &setting.value;
+    bound(setting, ty, quote!(#value), method)
+}
+
+/// The option `setting`, borrowed as a `&str` and passed to the builder's `method`, so that
+/// a `String`, a `&str` and anything else that derefs to `str` fit.
+fn borrowed_str(setting: &Setting, method: TokenStream) -> BuilderOption {
+    let value = &setting.value;
+    let borrowed = quote_spanned!(value.span()=> &#value);
+    bound(setting, quote!(&str), borrowed, method)
+}
+
+/// `let __key: ty = value;` and the call of the builder's `method` with it.
+///
+/// The type is spanned at the option's name, so that the compiler reports a value of
+/// another type at the value, and notes the name as where the expected type comes from.
+fn bound(
+    setting: &Setting,
+    ty: TokenStream,
+    value: TokenStream,
+    method: TokenStream,
+) -> BuilderOption {
+    let key = &setting.key;
+    let local = format_ident!("__{}", key, span = Span::mixed_site());
+    let ty = respan(ty, key.span());
+    BuilderOption {
+        binding: Some(quote!(let #local: #ty = #value;)),
+        setter: quote!(.#method(#local)),
+    }
+}
+
+/// `tokens` with every span set to `span`.
+fn respan(tokens: TokenStream, span: Span) -> TokenStream {
+    tokens
+        .into_iter()
+        .map(|mut token| {
+            token.set_span(span);
+            token
+        })
+        .collect()
 }
 
 /// The runtime type of a pool kind.
@@ -240,28 +319,14 @@ fn value_checks(kind: Kind, parts: &Parts) -> TokenStream {
     }
 }
 
-/// Submits a closure that calls `{name}_sync` with the arguments to the thread pool.
-fn thread_submit(parts: &Parts) -> TokenStream {
-    let [slot, build, pool] = generated_names();
-    let sync_name = &parts.sync_name;
-    let turbofish = turbofish(&parts.signature);
-    let bindings = parts.bindings();
-    quote! {
-        #slot.submit(#build, move |#pool| {
-            #pool.submit(move || #sync_name #turbofish(#(#bindings),*))
-        })
-    }
-}
-
-/// Defines `fn __call`, which takes the arguments as one tuple, and submits it with the
-/// arguments packed into that tuple to the process pool.
+/// Defines `fn __call`, which takes the arguments as one tuple and calls `{name}_sync` with
+/// them, and submits it with the arguments packed into that tuple.
 ///
-/// The submission goes through `ProcessCall`, which still compiles when an argument or the
-/// result is not serializable: the checks of [`value_checks`] report that at the user's
-/// type, and nothing is reported a second time at the attribute.
-fn process_submit(parts: &Parts) -> TokenStream {
-    let [slot, build, pool] = generated_names();
-    let call = Ident::new("__call", Span::mixed_site());
+/// The submission goes through `Call`, which still compiles when an argument or the result
+/// cannot cross to a worker: the checks of [`value_checks`] report that at the user's type,
+/// and nothing is reported a second time at the attribute.
+fn submit(kind: Kind, parts: &Parts) -> TokenStream {
+    let [slot, build, call] = generated_names();
     let sync_name = &parts.sync_name;
     let (generics, _, where_clause) = parts.signature.generics.split_for_impl();
     let turbofish = turbofish(&parts.signature);
@@ -269,21 +334,24 @@ fn process_submit(parts: &Parts) -> TokenStream {
     let packed_type = tuple(&parts.types());
     let bindings = parts.bindings();
     let result = &parts.result;
+    let constructor = match kind {
+        Kind::Thread => quote!(thread),
+        Kind::Process => quote!(process),
+    };
     quote! {
         fn #call #generics (#packed: #packed_type) -> #result #where_clause {
             #sync_name #turbofish(#(#bindings),*)
         }
         #[allow(unused_imports)]
-        use ::poolscope::__private::{ProcessCallRejected as _, SubmitToProcess as _};
-        #slot.submit(#build, move |#pool| {
-            (&&::poolscope::__private::ProcessCall::new(#call #turbofish)).submit(#pool, #packed)
-        })
+        use ::poolscope::__private::{RejectedCall as _, Submit as _};
+        (&&::poolscope::__private::Call::#constructor(#call #turbofish))
+            .submit(&#slot, #build, #packed)
     }
 }
 
-/// The names of the slot, the build function and the pool in the closure.
+/// The names of the slot, the build function and the function that unpacks the arguments.
 fn generated_names() -> [Ident; 3] {
-    ["__POOL", "__build_pool", "__pool"].map(|name| Ident::new(name, Span::mixed_site()))
+    ["__POOL", "__build_pool", "__call"].map(|name| Ident::new(name, Span::mixed_site()))
 }
 
 /// `::<T, N>` for a generic function, nothing otherwise.

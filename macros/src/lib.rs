@@ -7,7 +7,10 @@
 //! written, `validate` checks them and the function and reports errors at the user's
 //! tokens, `expand` writes the code and cannot fail.
 
+#![deny(missing_docs)]
+
 mod expand;
+mod generics;
 mod message;
 mod parse;
 mod scope;
@@ -42,7 +45,7 @@ use proc_macro::TokenStream;
 /// | option | kinds | value | default |
 /// |---|---|---|---|
 /// | `workers` | both | a `usize` expression | the available parallelism |
-/// | `name` | `thread` | the thread-name prefix, `impl Into<String>` | `"ThreadPool"` |
+/// | `name` | `thread` | the thread-name prefix: a `&str`, a `String`, or another type that derefs to `str` | `"ThreadPool"` |
 /// | `timeout` | `process` | a `Duration`: the longest a task may run | none |
 /// | `max_tasks_per_child` | `process` | a `usize`: tasks before a worker is replaced | none |
 /// | `start` | `process` | `forkserver`, `spawn` or `fork` | `forkserver` |
@@ -62,10 +65,10 @@ use proc_macro::TokenStream;
 /// - Outside any scope it runs on a process-wide pool of that function, made at its first
 ///   call. When `main` returns, the process waits for those pools' tasks before it exits.
 ///
-/// With `process`, the arguments are packed into a tuple and sent, with a function that
-/// unpacks them and runs the body, to `ProcessPool::submit`; arguments and result must be
-/// `Serialize + DeserializeOwned + Send + 'static`. With `thread` they must be
-/// `Send + 'static`.
+/// The arguments are packed into one tuple and submitted with a function that unpacks them
+/// and runs the body. With `process` they go to `ProcessPool::submit`, and arguments and
+/// result must be `Serialize + DeserializeOwned + Send + 'static`; with `thread` they go to
+/// `ThreadPool::submit`, and must be `Send + 'static`.
 ///
 /// # The body, synchronously
 ///
@@ -86,12 +89,17 @@ use proc_macro::TokenStream;
 /// ```text
 /// fn square(n: u64) -> ::poolscope::Handle<u64> {
 ///     fn __build_pool() -> Result<::poolscope::ThreadPool, ::poolscope::BuildError> {
-///         ::poolscope::ThreadPool::builder().workers(2).build()
+///         let __workers: usize = 2;
+///         ::poolscope::ThreadPool::builder().workers(__workers).build()
 ///     }
 ///     static __POOL: ::poolscope::__private::PoolSlot<::poolscope::ThreadPool> = /* ... */;
 ///     ::poolscope::__private::assert_thread_argument::<u64>();
 ///     ::poolscope::__private::assert_thread_result::<u64>();
-///     __POOL.submit(__build_pool, move |__pool| __pool.submit(move || square_sync(n)))
+///     fn __call((n,): (u64,)) -> u64 {
+///         square_sync(n)
+///     }
+///     use ::poolscope::__private::{RejectedCall as _, Submit as _};
+///     (&&::poolscope::__private::Call::thread(__call)).submit(&__POOL, __build_pool, (n,))
 /// }
 ///
 /// /// Runs the body of [`square`] on the calling thread and returns its value.
@@ -101,10 +109,17 @@ use proc_macro::TokenStream;
 /// # Errors at compile time
 ///
 /// Unknown kinds and options, repeated options, options of the other kind, a literal
-/// `workers = 0`, `async`, `const`, `unsafe` and `extern` functions, `self` receivers,
-/// lifetime parameters, borrowed arguments and results, and `impl Trait` are reported at
-/// the tokens concerned; the function is still emitted unchanged, so one mistake gives one
-/// error. Argument and result types that cannot reach a worker are reported at the type.
+/// `workers = 0`, option values that use the function's generic parameters, malformed
+/// option lists, `async`, `const`, `unsafe` and `extern` functions, `self` receivers,
+/// lifetime parameters, borrowed arguments and results, `impl Trait`, and
+/// `#[pool(process)]` functions of more than 16 arguments are reported at the tokens
+/// concerned. An option value of the wrong type is reported at the value, with the type
+/// the option takes; an argument or result type that cannot reach a worker, at the type.
+///
+/// When only the options are wrong, the function is still expanded, with the defaults in
+/// place of the wrong options, so that its callers type-check as usual and one mistake
+/// gives one error. When the kind or the function itself is wrong, the function is emitted
+/// as written, so its callers see the original return type.
 ///
 /// # Panics
 ///
@@ -114,9 +129,19 @@ use proc_macro::TokenStream;
 ///
 /// # Limitations
 ///
+/// - `#[pool]` applies to free functions. On an associated function in an `impl` block the
+///   build fails with "cannot find function `{name}_sync` in this scope": an attribute
+///   does not see the `impl` around its function, so the wrapper names the `_sync`
+///   function beside it as a free function. Write the function outside the `impl` block,
+///   and call it from there.
 /// - Generic functions are supported with type and const parameters; the bounds the
 ///   body needs, and `Send + 'static` (thread) or the serde traits (process) for the types
 ///   that cross to the worker, are written by the user.
+/// - One pool serves every instance of a generic function, so option values cannot use
+///   its generic parameters: `workers = N` for a `const N: usize` is a compile error.
+/// - A `#[pool(process)]` function takes at most 16 arguments: they travel to the worker as
+///   one tuple, and serde implements its traits for tuples of up to 16 elements. Group more
+///   in a struct or a tuple.
 /// - A call made by a task running on a worker does not belong to the scope that
 ///   submitted the task: it runs on that function's process-wide pool.
 /// - Process-wide pools are waited for when `main` returns or `std::process::exit` is
@@ -156,37 +181,32 @@ pub fn pool_scope(statements: TokenStream) -> TokenStream {
     scope::pool_scope(statements.into()).into()
 }
 
-/// Parses, checks and expands `#[pool(args)] item`; on error, the errors and `item`.
+/// Parses, checks and expands `#[pool(args)] item`.
+///
+/// The errors come first, then the expansion, or `item` unchanged when it cannot be
+/// expanded: see `validate` for which mistakes still let it be.
 fn pool_attribute(
     args: proc_macro2::TokenStream,
     item: proc_macro2::TokenStream,
 ) -> proc_macro2::TokenStream {
-    match checked(args, item.clone()) {
-        Ok((pool, function)) => expand::pool_function(&pool, function),
+    let function: syn::ItemFn = match syn::parse2(item.clone()) {
+        Ok(function) => function,
         Err(error) => {
+            let error = syn::Error::new(error.span(), message::not_a_function());
             let mut output = error.to_compile_error();
             output.extend(item);
-            output
+            return output;
         }
+    };
+    let args = parse::Args::parse(args, proc_macro2::Span::call_site());
+    let checked = validate::check(args, &function);
+    let mut output = checked
+        .errors
+        .map(|errors| errors.to_compile_error())
+        .unwrap_or_default();
+    match checked.pool {
+        Some(pool) => output.extend(expand::pool_function(&pool, function)),
+        None => output.extend(item),
     }
-}
-
-/// The checked options and function, or every error found in them.
-fn checked(
-    args: proc_macro2::TokenStream,
-    item: proc_macro2::TokenStream,
-) -> syn::Result<(validate::Pool, syn::ItemFn)> {
-    let attribute = proc_macro2::Span::call_site();
-    let function: syn::ItemFn = syn::parse2(item)
-        .map_err(|error| syn::Error::new(error.span(), message::not_a_function()))?;
-    let pool = parse::Args::parse(args, attribute).and_then(validate::pool);
-    let signature = validate::function(&function);
-    match (pool, signature) {
-        (Ok(pool), Ok(())) => Ok((pool, function)),
-        (Err(mut first), Err(second)) => {
-            first.combine(second);
-            Err(first)
-        }
-        (Err(error), _) | (_, Err(error)) => Err(error),
-    }
+    output
 }

@@ -13,6 +13,48 @@ pub(crate) fn kind_first(key: &dyn Display) -> String {
     format!("the pool kind comes first, as in `#[pool(thread, {key} = ...)]`")
 }
 
+/// The kind word followed by `= value`.
+pub(crate) fn kind_with_value(kind: &dyn Display) -> String {
+    format!("the pool kind `{kind}` takes no value, write it alone, as in `#[pool({kind})]`")
+}
+
+/// A second kind word after the first.
+pub(crate) fn second_kind(kind: &dyn Display) -> String {
+    format!("`#[pool]` takes one pool kind, remove `{kind}`")
+}
+
+/// A word or option written as a string literal.
+pub(crate) fn quoted_word(word: &str) -> String {
+    format!("`\"{word}\"` is a string, write the word `{word}` without quotes")
+}
+
+/// A comma with no item before it.
+pub(crate) fn extra_comma() -> String {
+    "unexpected extra `,`, remove it".to_owned()
+}
+
+/// Something other than a word where a kind or an option name belongs.
+pub(crate) fn expected_item() -> String {
+    "expected a pool kind or an option name, as in `#[pool(thread, workers = 4)]`".to_owned()
+}
+
+/// Two items without a comma between them; `next` is where the second starts.
+pub(crate) fn missing_comma(next: &dyn Display) -> String {
+    format!("expected `,` before `{next}`, separate the kind and the options with commas")
+}
+
+/// An option whose value does not parse as an expression.
+pub(crate) fn not_an_expression(key: &dyn Display) -> String {
+    format!("the value of option `{key}` is not an expression, write one as in `{key} = ...`")
+}
+
+/// An option value that uses a generic parameter of the function.
+pub(crate) fn generic_in_option(key: &dyn Display, parameter: &dyn Display) -> String {
+    format!(
+        "option `{key}` cannot use the generic parameter `{parameter}`, since one pool serves every instance of the function, write a value that does not depend on it"
+    )
+}
+
 /// An option without `= value`.
 pub(crate) fn missing_value(key: &dyn Display) -> String {
     format!("option `{key}` needs a value, as in `{key} = ...`")
@@ -97,6 +139,13 @@ pub(crate) fn impl_trait_return() -> String {
     "`#[pool]` does not support an `impl Trait` return type, name the concrete type".to_owned()
 }
 
+/// A `#[pool(process)]` function with more than `limit` arguments.
+pub(crate) fn too_many_process_arguments(limit: usize, count: usize) -> String {
+    format!(
+        "`#[pool(process)]` functions take at most {limit} arguments and this one takes {count}, group some of them in a struct or a tuple"
+    )
+}
+
 /// An attribute on an argument.
 pub(crate) fn argument_attribute() -> String {
     "`#[pool]` does not support attributes on arguments, put them on the function".to_owned()
@@ -111,6 +160,14 @@ mod tests {
         vec![
             expected_kind(),
             kind_first(&"workers"),
+            kind_with_value(&"thread"),
+            second_kind(&"process"),
+            quoted_word("thread"),
+            extra_comma(),
+            expected_item(),
+            missing_comma(&"workers"),
+            not_an_expression(&"workers"),
+            generic_in_option(&"workers", &"N"),
             missing_value(&"workers"),
             unknown_kind(&"threads"),
             unknown_option(&"worker", "thread", &["workers", "name"]),
@@ -127,6 +184,7 @@ mod tests {
             impl_trait_argument(),
             impl_trait_return(),
             argument_attribute(),
+            too_many_process_arguments(16, 17),
         ]
     }
 

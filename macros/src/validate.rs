@@ -1,15 +1,18 @@
-//! Checking the parsed options against the kind, and the function against what a pool can
-//! run, into the forms `expand` works from.
+//! Checking the parsed items against the kind, and the function against what a pool can
+//! run, into the form `expand` works from.
 //!
 //! Every check reports at the user's own tokens, and the checks go on after a failure, so
-//! that each mistake gets its one error.
+//! that each mistake gets its one error. A wrong option is left out, so that its default
+//! applies, and the function is still expanded: its callers then see the signature they
+//! expect, and report nothing more. Only a missing or unknown kind, or a function a pool
+//! cannot run, leaves the function as the user wrote it.
 
-use proc_macro2::Span;
-use syn::{Expr, Ident, ItemFn, Lit};
+use syn::{Expr, Generics, Ident, ItemFn, Lit};
 
+use crate::generics;
 use crate::message;
-use crate::parse::{Args, Setting};
-use crate::signature;
+use crate::parse::{Args, Item};
+use crate::signature::{self, tidy};
 
 /// Which pool a `#[pool]` function runs on.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -21,6 +24,15 @@ pub(crate) enum Kind {
 }
 
 impl Kind {
+    /// The kind `word` names, if any.
+    fn named(word: &Ident) -> Option<Kind> {
+        match word.to_string().as_str() {
+            "thread" => Some(Kind::Thread),
+            "process" => Some(Kind::Process),
+            _ => None,
+        }
+    }
+
     /// The kind as written in `#[pool(...)]`.
     pub(crate) fn name(self) -> &'static str {
         match self {
@@ -48,49 +60,169 @@ const OPTIONS: &[(&str, Option<Kind>)] = &[
     ("start", Some(Kind::Process)),
 ];
 
+/// Whether `word` is the name of an option of either kind.
+fn is_option(word: &Ident) -> bool {
+    OPTIONS.iter().any(|(name, _)| word == name)
+}
+
+/// One `key = value` option.
+pub(crate) struct Setting {
+    /// The option's name, as written.
+    pub(crate) key: Ident,
+    /// The option's value, as written.
+    pub(crate) value: Expr,
+}
+
 /// The checked options of one `#[pool]`; `None` where the pool's default applies.
 pub(crate) struct Pool {
     /// The pool kind.
     pub(crate) kind: Kind,
     /// `workers = EXPR`: the most workers at once.
-    pub(crate) workers: Option<Expr>,
+    pub(crate) workers: Option<Setting>,
     /// `name = EXPR`: the start of the thread names.
-    pub(crate) name: Option<Expr>,
+    pub(crate) name: Option<Setting>,
     /// `timeout = EXPR`: the longest a task may run.
-    pub(crate) timeout: Option<Expr>,
+    pub(crate) timeout: Option<Setting>,
     /// `max_tasks_per_child = EXPR`: tasks before a worker process is replaced.
-    pub(crate) max_tasks_per_child: Option<Expr>,
+    pub(crate) max_tasks_per_child: Option<Setting>,
     /// `start = WORD`: the `StartMethod` variant, spanned at the user's word.
     pub(crate) start: Option<Ident>,
 }
 
-/// Checks the options of `#[pool(...)]`.
-pub(crate) fn pool(args: Args) -> syn::Result<Pool> {
-    let mut pool = Pool::new(kind(&args.kind)?);
-    let mut errors = Errors::default();
-    for setting in args.settings {
-        errors.record(pool.set(setting));
-    }
-    errors.finish()?;
-    Ok(pool)
+/// What the checks of one `#[pool]` found.
+pub(crate) struct Checked {
+    /// The pool to expand the function for; `None` when the kind is missing or unknown, or
+    /// the function is not one a pool can run, and the function is left as written.
+    pub(crate) pool: Option<Pool>,
+    /// Every error found, combined into one.
+    pub(crate) errors: Option<syn::Error>,
 }
 
-/// Checks that `function` is something a pool can run.
-pub(crate) fn function(function: &ItemFn) -> syn::Result<()> {
+/// Checks the items of `#[pool(...)]` and the function it is on.
+pub(crate) fn check(args: Args, function: &ItemFn) -> Checked {
     let mut errors = Errors::default();
-    for error in signature::problems(&function.sig) {
+    for error in args.errors {
         errors.record(Err(error));
     }
-    errors.finish()
+    let (kind, settings) = split_kind(args.items, args.attribute, &mut errors);
+    let runnable = runnable(function, kind, &mut errors);
+    let pool = kind.map(|kind| pool(kind, settings, &function.sig.generics, &mut errors));
+    Checked {
+        pool: pool.filter(|_| runnable),
+        errors: errors.first,
+    }
 }
 
-/// Reads the kind word.
-fn kind(word: &Ident) -> syn::Result<Kind> {
-    match word.to_string().as_str() {
-        "thread" => Ok(Kind::Thread),
-        "process" => Ok(Kind::Process),
-        _ => Err(syn::Error::new(word.span(), message::unknown_kind(word))),
+/// The kind, from the first item, and the items after it as settings.
+///
+/// A kind word with a value counts as the kind; a first item that is an option lets a bare
+/// kind word later stand for the kind, as in `#[pool(workers = 4, thread)]`, so that the
+/// function is still expanded after the one error.
+fn split_kind(
+    items: Vec<Item>,
+    attribute: proc_macro2::Span,
+    errors: &mut Errors,
+) -> (Option<Kind>, Vec<Setting>) {
+    let mut items = items.into_iter();
+    let Some(first) = items.next() else {
+        errors.record(Err(syn::Error::new(attribute, message::expected_kind())));
+        return (None, Vec::new());
+    };
+    let (mut kind, mut settings) = (None, Vec::new());
+    let option_first = first.value.is_some() && is_option(&first.key);
+    match (&first.value, Kind::named(&first.key)) {
+        (None, Some(named)) => kind = Some(named),
+        (Some(value), Some(named)) => {
+            let text = message::kind_with_value(&first.key);
+            errors.record(Err(syn::Error::new_spanned(value.tokens(), text)));
+            kind = Some(named);
+        }
+        (None, None) => {
+            let text = message::unknown_kind(&first.key);
+            errors.record(Err(syn::Error::new(first.key.span(), text)));
+        }
+        (Some(_), None) => {
+            let text = match option_first {
+                true => message::kind_first(&first.key),
+                false => message::expected_kind(),
+            };
+            errors.record(Err(syn::Error::new(first.key.span(), text)));
+        }
     }
+    if option_first {
+        settings.extend(setting(first, errors));
+    }
+    for item in items {
+        match Kind::named(&item.key) {
+            Some(named) if item.value.is_none() && option_first && kind.is_none() => {
+                kind = Some(named);
+            }
+            Some(_) if item.value.is_none() => {
+                let text = message::second_kind(&item.key);
+                errors.record(Err(syn::Error::new(item.key.span(), text)));
+            }
+            _ => settings.extend(setting(item, errors)),
+        }
+    }
+    (kind, settings)
+}
+
+/// The setting an item after the kind gives, or `None` with an error if it has no value.
+fn setting(item: Item, errors: &mut Errors) -> Option<Setting> {
+    let Some(value) = item.value else {
+        let text = message::missing_value(&item.key);
+        errors.record(Err(syn::Error::new(item.key.span(), text)));
+        return None;
+    };
+    Some(Setting {
+        key: item.key,
+        value: value.expr,
+    })
+}
+
+/// The most arguments a `#[pool(process)]` function takes: they travel to the worker as one
+/// tuple, and serde implements its traits for tuples of at most 16 elements.
+const MAX_PROCESS_ARGUMENTS: usize = 16;
+
+/// Checks that `function` is something a pool of `kind` can run, recording each problem;
+/// `kind` is `None` when the kind itself is wrong, and only the checks common to both kinds
+/// apply. Returns whether there was none.
+fn runnable(function: &ItemFn, kind: Option<Kind>, errors: &mut Errors) -> bool {
+    let mut problems = signature::problems(&function.sig);
+    if kind == Some(Kind::Process) {
+        problems.extend(process_argument_count(&function.sig).err());
+    }
+    let runnable = problems.is_empty();
+    for problem in problems {
+        errors.record(Err(problem));
+    }
+    runnable
+}
+
+/// Refuses a `#[pool(process)]` function with more arguments than fit in one serializable
+/// tuple, at the arguments past the limit.
+fn process_argument_count(signature: &syn::Signature) -> syn::Result<()> {
+    let count = signature.inputs.len();
+    if count <= MAX_PROCESS_ARGUMENTS {
+        return Ok(());
+    }
+    let extra: Vec<&syn::FnArg> = signature
+        .inputs
+        .iter()
+        .skip(MAX_PROCESS_ARGUMENTS)
+        .collect();
+    let text = message::too_many_process_arguments(MAX_PROCESS_ARGUMENTS, count);
+    Err(syn::Error::new_spanned(quote::quote!(#(#extra),*), text))
+}
+
+/// The pool of `kind` with every setting that checks out; each other one is recorded as an
+/// error and left out, so that its default applies.
+fn pool(kind: Kind, settings: Vec<Setting>, generics: &Generics, errors: &mut Errors) -> Pool {
+    let mut pool = Pool::new(kind);
+    for setting in settings {
+        errors.record(pool.set(setting, generics));
+    }
+    pool
 }
 
 impl Pool {
@@ -106,19 +238,24 @@ impl Pool {
         }
     }
 
-    /// Takes one option, refusing unknown, misplaced and repeated ones.
-    fn set(&mut self, setting: Setting) -> syn::Result<()> {
+    /// Takes one option, refusing unknown, misplaced and repeated ones, and values that use
+    /// the function's generic parameters.
+    fn set(&mut self, setting: Setting, generics: &Generics) -> syn::Result<()> {
         self.check_fits(&setting.key)?;
-        let Setting { key, value } = setting;
+        if let Some(parameter) = generics::used_parameter(&setting.value, generics) {
+            let text = message::generic_in_option(&setting.key, &parameter);
+            return Err(syn::Error::new(parameter.span(), text));
+        }
+        let key = setting.key.clone();
         match key.to_string().as_str() {
-            "workers" => set_once(&mut self.workers, &key, at_least_one(&key, value)?),
-            "name" => set_once(&mut self.name, &key, value),
-            "timeout" => set_once(&mut self.timeout, &key, value),
+            "workers" => set_once(&mut self.workers, &key, at_least_one(setting)?),
+            "name" => set_once(&mut self.name, &key, setting),
+            "timeout" => set_once(&mut self.timeout, &key, setting),
             "max_tasks_per_child" => {
-                let value = at_least_one(&key, value)?;
-                set_once(&mut self.max_tasks_per_child, &key, value)
+                let setting = at_least_one(setting)?;
+                set_once(&mut self.max_tasks_per_child, &key, setting)
             }
-            _ => set_once(&mut self.start, &key, start_method(&value)?),
+            _ => set_once(&mut self.start, &key, start_method(&setting.value)?),
         }
     }
 
@@ -149,16 +286,30 @@ fn set_once<T>(slot: &mut Option<T>, key: &Ident, value: T) -> syn::Result<()> {
     Ok(())
 }
 
-/// Refuses a literal `0`; any other expression is left to the type checker.
-fn at_least_one(key: &Ident, value: Expr) -> syn::Result<Expr> {
-    if let Expr::Lit(literal) = &value {
+/// Refuses a literal `0`, in parentheses or not; any other expression is left to the type
+/// checker.
+fn at_least_one(setting: Setting) -> syn::Result<Setting> {
+    if let Expr::Lit(literal) = without_parentheses(&setting.value) {
         if let Lit::Int(int) = &literal.lit {
             if int.base10_digits() == "0" {
-                return Err(syn::Error::new_spanned(&value, message::zero(key)));
+                let text = message::zero(&setting.key);
+                return Err(syn::Error::new_spanned(&setting.value, text));
             }
         }
     }
-    Ok(value)
+    Ok(setting)
+}
+
+/// `value` without the parentheses around it, as in `(0)`, and the invisible groups that
+/// `macro_rules!` puts around an `$expr`.
+fn without_parentheses(mut value: &Expr) -> &Expr {
+    loop {
+        value = match value {
+            Expr::Paren(paren) => &paren.expr,
+            Expr::Group(group) => &group.expr,
+            _ => return value,
+        };
+    }
 }
 
 /// Reads `forkserver`, `spawn` or `fork` into the matching `StartMethod` variant.
@@ -172,12 +323,12 @@ fn start_method(value: &Expr) -> syn::Result<Ident> {
         Some("spawn") => "Spawn",
         Some("fork") => "Fork",
         _ => {
-            let written = quote::quote!(#value);
+            let written = tidy(quote::quote!(#value));
             let text = message::unknown_start_method(&written);
             return Err(syn::Error::new_spanned(value, text));
         }
     };
-    let span = word.map_or_else(Span::call_site, Ident::span);
+    let span = word.map_or_else(proc_macro2::Span::call_site, Ident::span);
     Ok(Ident::new(variant, span))
 }
 
@@ -198,10 +349,5 @@ impl Errors {
             Some(first) => first.combine(error),
             None => self.first = Some(error),
         }
-    }
-
-    /// All the errors as one, or `Ok` if there were none.
-    fn finish(self) -> syn::Result<()> {
-        self.first.map_or(Ok(()), Err)
     }
 }

@@ -5,10 +5,13 @@
 //! `#[diagnostic::on_unimplemented]` message; the generated code calls the matching
 //! `assert_*` function with the user's type, spanned at that type.
 
+use std::marker::PhantomData;
+
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::{Handle, ProcessPool};
+use crate::scope::{BuildPool, PoolSlot};
+use crate::{Handle, ProcessPool, ThreadPool};
 
 /// A type a `#[pool(thread)]` function can take as an argument.
 #[diagnostic::on_unimplemented(
@@ -29,21 +32,30 @@ pub trait ThreadResult: Send + 'static {}
 impl<T: Send + 'static> ThreadResult for T {}
 
 /// A type a `#[pool(process)]` function can take as an argument.
+///
+/// Its implementation is marked `do_not_recommend`, so that a type missing several of the
+/// traits gives one error, this trait's, rather than one per missing trait, each naming
+/// the crate that defines serde's traits rather than `serde`.
 #[diagnostic::on_unimplemented(
     message = "argument type `{Self}` cannot be sent to a `#[pool(process)]` worker",
-    label = "the arguments of a `#[pool(process)]` function must be `Serialize + DeserializeOwned + Send + 'static`"
+    label = "the arguments of a `#[pool(process)]` function must implement `serde::Serialize` and `serde::Deserialize` and be `Send + 'static`",
+    note = "if a type parameter of the function is part of `{Self}`, bound it with `serde::Serialize + serde::de::DeserializeOwned + Send + 'static`"
 )]
 pub trait ProcessArgument: Serialize + DeserializeOwned + Send + 'static {}
 
+#[diagnostic::do_not_recommend]
 impl<T: Serialize + DeserializeOwned + Send + 'static> ProcessArgument for T {}
 
-/// A type a `#[pool(process)]` function can return.
+/// A type a `#[pool(process)]` function can return; reported as one error like
+/// [`ProcessArgument`].
 #[diagnostic::on_unimplemented(
     message = "return type `{Self}` cannot be sent back from a `#[pool(process)]` worker",
-    label = "the result of a `#[pool(process)]` function must be `Serialize + DeserializeOwned + Send + 'static`"
+    label = "the result of a `#[pool(process)]` function must implement `serde::Serialize` and `serde::Deserialize` and be `Send + 'static`",
+    note = "if a type parameter of the function is part of `{Self}`, bound it with `serde::Serialize + serde::de::DeserializeOwned + Send + 'static`"
 )]
 pub trait ProcessResult: Serialize + DeserializeOwned + Send + 'static {}
 
+#[diagnostic::do_not_recommend]
 impl<T: Serialize + DeserializeOwned + Send + 'static> ProcessResult for T {}
 
 /// Fails to compile unless `T` can be an argument of a `#[pool(thread)]` function.
@@ -58,46 +70,97 @@ pub fn assert_process_argument<T: ProcessArgument>() {}
 /// Fails to compile unless `T` can be the result of a `#[pool(process)]` function.
 pub fn assert_process_result<T: ProcessResult>() {}
 
-/// The call a `#[pool(process)]` wrapper submits, with a way to submit it that compiles
+/// The call a `#[pool]` wrapper submits to a pool of kind `P`: a function taking the
+/// arguments as one tuple `A` and returning `R`, with a way to submit it that compiles
 /// whether or not its types qualify.
 ///
-/// When they do, `(&&call).submit(pool, argument)` resolves to [`SubmitToProcess`] and
-/// submits for real. When they do not, the `assert_process_*` checks above have already
-/// reported the mistake at the user's type; the call then resolves to [`ProcessCallRejected`]
-/// instead of failing a second time at the `#[pool]` attribute, so that one mistake gives
-/// one error.
-pub struct ProcessCall<A, R>(fn(A) -> R);
+/// When they do, `(&&call).submit(slot, build, arguments)` resolves to [`Submit`] and
+/// submits for real. When they do not, the `assert_*` checks above have already reported
+/// the mistake at the user's type; the call then resolves to [`RejectedCall`] instead of
+/// failing a second time at the `#[pool]` attribute, so that one mistake gives one error.
+pub struct Call<P, A, R> {
+    /// The function that unpacks the arguments and runs the body.
+    function: fn(A) -> R,
+    /// The kind of pool the call is for.
+    kind: PhantomData<fn() -> P>,
+}
 
-impl<A, R> ProcessCall<A, R> {
-    /// The call of `function`.
-    pub fn new(function: fn(A) -> R) -> Self {
-        ProcessCall(function)
+impl<A, R> Call<ThreadPool, A, R> {
+    /// The call of `function` on a thread pool.
+    pub fn thread(function: fn(A) -> R) -> Self {
+        Call {
+            function,
+            kind: PhantomData,
+        }
     }
 }
 
-/// Submits a call whose argument and result can cross to a worker process.
-pub trait SubmitToProcess<A, R> {
-    /// Submits the call with `argument` to `pool`.
-    fn submit(&self, pool: &ProcessPool, argument: A) -> Handle<R>;
-}
-
-impl<A: ProcessArgument, R: ProcessResult> SubmitToProcess<A, R> for &ProcessCall<A, R> {
-    fn submit(&self, pool: &ProcessPool, argument: A) -> Handle<R> {
-        pool.submit(self.0, argument)
+impl<A, R> Call<ProcessPool, A, R> {
+    /// The call of `function` on a process pool.
+    pub fn process(function: fn(A) -> R) -> Self {
+        Call {
+            function,
+            kind: PhantomData,
+        }
     }
 }
 
-/// What a call resolves to when its argument or result cannot cross to a worker process.
+/// Submits a call whose arguments and result can cross to a worker of its pool.
+pub trait Submit<P, A, R> {
+    /// Submits the call with `arguments` to the pool `slot` gives this call, which `build`
+    /// makes if it does not exist yet.
+    fn submit(&self, slot: &'static PoolSlot<P>, build: BuildPool<P>, arguments: A) -> Handle<R>;
+}
+
+impl<A: ThreadArgument, R: ThreadResult> Submit<ThreadPool, A, R> for &Call<ThreadPool, A, R> {
+    fn submit(
+        &self,
+        slot: &'static PoolSlot<ThreadPool>,
+        build: BuildPool<ThreadPool>,
+        arguments: A,
+    ) -> Handle<R> {
+        let function = self.function;
+        slot.submit(build, move |pool| pool.submit(move || function(arguments)))
+    }
+}
+
+impl<A: ProcessArgument, R: ProcessResult> Submit<ProcessPool, A, R> for &Call<ProcessPool, A, R> {
+    fn submit(
+        &self,
+        slot: &'static PoolSlot<ProcessPool>,
+        build: BuildPool<ProcessPool>,
+        arguments: A,
+    ) -> Handle<R> {
+        let function = self.function;
+        slot.submit(build, move |pool| pool.submit(function, arguments))
+    }
+}
+
+/// What a call resolves to when its arguments or result cannot cross to a worker.
 ///
-/// Such a call is in a program that does not compile (an `assert_process_*` check fails
-/// beside it), so this is never run.
-pub trait ProcessCallRejected<A, R> {
+/// Such a call is in a program that does not compile: an `assert_*` check fails beside it,
+/// and type checking stops the build before any code is generated. Should a call ever
+/// resolve here with every check passing, generating its code evaluates
+/// `Unbuildable::CALL`, which fails the build: this is never run.
+pub trait RejectedCall<P, A, R> {
     /// Never runs: see the trait's documentation.
-    fn submit(&self, pool: &ProcessPool, argument: A) -> Handle<R>;
+    fn submit(&self, slot: &'static PoolSlot<P>, build: BuildPool<P>, arguments: A) -> Handle<R>;
 }
 
-impl<A, R> ProcessCallRejected<A, R> for ProcessCall<A, R> {
-    fn submit(&self, _: &ProcessPool, _: A) -> Handle<R> {
-        unreachable!("a `#[pool(process)]` call whose types fail their checks does not compile")
+impl<P, A, R> RejectedCall<P, A, R> for Call<P, A, R> {
+    fn submit(&self, _: &'static PoolSlot<P>, _: BuildPool<P>, _: A) -> Handle<R> {
+        let () = Unbuildable::<A, R>::CALL;
+        unreachable!("a `#[pool]` call whose types fail their checks does not build")
     }
+}
+
+/// A call of a function from `A` to `R` whose types cannot cross to a worker.
+struct Unbuildable<A, R>(PhantomData<fn(A) -> R>);
+
+impl<A, R> Unbuildable<A, R> {
+    /// Fails to evaluate, and so fails the build of any code that uses it. Being generic,
+    /// it is evaluated only for the types of a call whose code is generated.
+    const CALL: () = panic!(
+        "a `#[pool]` call was built for types that cannot reach a worker, this is a bug in poolscope"
+    );
 }

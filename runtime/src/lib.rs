@@ -9,6 +9,8 @@
 //! Users normally depend on the `poolscope` crate, which re-exports this one together with
 //! the `#[pool]` and `pool_scope!` macros.
 
+#![deny(missing_docs)]
+
 mod bounds;
 mod bytes;
 #[cfg(test)]
@@ -36,9 +38,9 @@ pub use wait::{AsCompleted, WaitFor, Waited, as_completed, wait};
 #[doc(hidden)]
 pub mod __private {
     pub use crate::bounds::{
-        ProcessArgument, ProcessCall, ProcessCallRejected, ProcessResult, SubmitToProcess,
-        ThreadArgument, ThreadResult, assert_process_argument, assert_process_result,
-        assert_thread_argument, assert_thread_result,
+        Call, ProcessArgument, ProcessResult, RejectedCall, Submit, ThreadArgument, ThreadResult,
+        assert_process_argument, assert_process_result, assert_thread_argument,
+        assert_thread_result,
     };
     pub use crate::scope::{BuildPool, PoolSlot, Scope, ScopedPool};
     pub use serde;

@@ -6,10 +6,12 @@ fn check(path: String, __arg1: (u64, u64)) -> ::poolscope::Handle<Result<u64, St
         ::poolscope::ProcessPool,
         ::poolscope::BuildError,
     > {
+        let __workers: usize = 4;
+        let __timeout: ::core::time::Duration = Duration::from_secs(10);
         ::poolscope::ProcessPool::builder()
-            .workers(4)
+            .workers(__workers)
             .start_method(::poolscope::StartMethod::Spawn)
-            .task_timeout(Duration::from_secs(10))
+            .task_timeout(__timeout)
             .build()
     }
     static __POOL: ::poolscope::__private::PoolSlot<::poolscope::ProcessPool> = ::poolscope::__private::PoolSlot::new(
@@ -22,15 +24,9 @@ fn check(path: String, __arg1: (u64, u64)) -> ::poolscope::Handle<Result<u64, St
         check_sync(path, __arg1)
     }
     #[allow(unused_imports)]
-    use ::poolscope::__private::{ProcessCallRejected as _, SubmitToProcess as _};
-    __POOL
-        .submit(
-            __build_pool,
-            move |__pool| {
-                (&&::poolscope::__private::ProcessCall::new(__call))
-                    .submit(__pool, (path, __arg1))
-            },
-        )
+    use ::poolscope::__private::{RejectedCall as _, Submit as _};
+    (&&::poolscope::__private::Call::process(__call))
+        .submit(&__POOL, __build_pool, (path, __arg1))
 }
 /// Runs the body of [`check`] on the calling thread and returns its value.
 fn check_sync(path: String, (offset, length): (u64, u64)) -> Result<u64, String> {

@@ -5,9 +5,11 @@ pub fn count_words(text: String) -> ::poolscope::Handle<usize> {
         ::poolscope::ThreadPool,
         ::poolscope::BuildError,
     > {
+        let __workers: usize = 4;
+        let __name: &str = &"counter";
         ::poolscope::ThreadPool::builder()
-            .workers(4)
-            .thread_name_prefix("counter")
+            .workers(__workers)
+            .thread_name_prefix(__name)
             .build()
     }
     static __POOL: ::poolscope::__private::PoolSlot<::poolscope::ThreadPool> = ::poolscope::__private::PoolSlot::new(
@@ -15,11 +17,13 @@ pub fn count_words(text: String) -> ::poolscope::Handle<usize> {
     );
     ::poolscope::__private::assert_thread_argument::<String>();
     ::poolscope::__private::assert_thread_result::<usize>();
-    __POOL
-        .submit(
-            __build_pool,
-            move |__pool| { __pool.submit(move || count_words_sync(text)) },
-        )
+    fn __call((text,): (String,)) -> usize {
+        count_words_sync(text)
+    }
+    #[allow(unused_imports)]
+    use ::poolscope::__private::{RejectedCall as _, Submit as _};
+    (&&::poolscope::__private::Call::thread(__call))
+        .submit(&__POOL, __build_pool, (text,))
 }
 /// Runs the body of [`count_words`] on the calling thread and returns its value.
 pub fn count_words_sync(text: String) -> usize {

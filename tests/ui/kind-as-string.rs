@@ -1,0 +1,6 @@
+use poolscope::pool;
+
+#[pool("thread")]
+fn task() {}
+
+fn main() {}

@@ -1,0 +1,6 @@
+use poolscope::pool;
+
+#[pool(thread = 1)]
+fn task() {}
+
+fn main() {}

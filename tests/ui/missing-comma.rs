@@ -1,0 +1,6 @@
+use poolscope::pool;
+
+#[pool(thread workers = 4)]
+fn task() {}
+
+fn main() {}

@@ -1,0 +1,6 @@
+use poolscope::pool;
+
+#[pool(thread, name = 5)]
+fn task() {}
+
+fn main() {}

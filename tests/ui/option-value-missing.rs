@@ -1,0 +1,6 @@
+use poolscope::pool;
+
+#[pool(thread, workers = )]
+fn task() {}
+
+fn main() {}

@@ -1,0 +1,10 @@
+use std::rc::Rc;
+
+use poolscope::pool;
+
+#[pool(process)]
+fn length(text: Rc<String>) -> usize {
+    text.len()
+}
+
+fn main() {}

@@ -1,0 +1,10 @@
+use std::rc::Rc;
+
+use poolscope::pool;
+
+#[pool(thread)]
+fn shared() -> Rc<u8> {
+    Rc::new(7)
+}
+
+fn main() {}

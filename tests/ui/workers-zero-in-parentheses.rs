@@ -1,0 +1,6 @@
+use poolscope::pool;
+
+#[pool(thread, workers = (0))]
+fn task() {}
+
+fn main() {}
