@@ -8,6 +8,9 @@
 //! under the same machine load; the table reports medians over rounds and the ratio
 //! poolscope/peer taken within each round.
 //!
+//! A build without optimizations refuses to run unless given `--allow-debug`, and then
+//! never writes `bench/RESULTS.md` on its own.
+//!
 //! Do not rebuild the binary while it runs: process workers and memory probes re-execute
 //! it, and a worker refuses to serve a parent whose executable file has changed.
 
@@ -56,6 +59,22 @@ fn main() -> ExitCode {
     }
 }
 
+/// Whether this binary was built without optimizations: debug assertions come with the
+/// `dev` profile, whose code is many times slower than a release build's, and not evenly so
+/// across systems, so neither its figures nor its ratios say anything about the pools.
+const UNOPTIMIZED: bool = cfg!(debug_assertions);
+
+/// The refusal printed by an unoptimized build.
+const UNOPTIMIZED_REFUSAL: &str = "\
+this binary was built without optimizations (debug assertions are on), so its figures would say
+nothing about the pools; run `cargo run --release -p poolscope-bench`, or pass --allow-debug to
+check only that the workloads run";
+
+/// The warning printed before and after an unoptimized run.
+const UNOPTIMIZED_WARNING: &str = "\
+poolscope-bench: WARNING: UNOPTIMIZED BUILD (debug assertions on); every figure of this run is
+meaningless, and the report says so";
+
 /// Every workload, in the order of the table.
 fn workloads(sizes: &Sizes) -> Vec<Workload> {
     vec![
@@ -76,6 +95,13 @@ fn workloads(sizes: &Sizes) -> Vec<Workload> {
 
 /// Runs the selected workloads and reports them.
 fn run(options: &Options) -> ExitCode {
+    if UNOPTIMIZED && !options.allow_debug {
+        eprintln!("poolscope-bench: {UNOPTIMIZED_REFUSAL}");
+        return ExitCode::from(2);
+    }
+    if UNOPTIMIZED {
+        eprintln!("{UNOPTIMIZED_WARNING}");
+    }
     let all = workloads(&options.sizes);
     let known: Vec<&str> = all.iter().map(|workload| workload.name).collect();
     if let Some(unknown) = options
@@ -101,6 +127,9 @@ fn run(options: &Options) -> ExitCode {
     let command = command_line();
     let text = report::markdown(&measured, options.rounds, &command);
     println!("{}", report::table(&measured));
+    if UNOPTIMIZED {
+        eprintln!("{UNOPTIMIZED_WARNING}");
+    }
     write_report(options, &text)
 }
 
@@ -117,7 +146,11 @@ fn keep_systems(mut workload: Workload, system: Option<&str>) -> Workload {
 /// The command line as a user would retype it.
 fn command_line() -> String {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let command = "cargo run --release -p poolscope-bench";
+    let command = if UNOPTIMIZED {
+        "cargo run -p poolscope-bench"
+    } else {
+        "cargo run --release -p poolscope-bench"
+    };
     if args.is_empty() {
         command.to_owned()
     } else {
@@ -127,7 +160,8 @@ fn command_line() -> String {
 
 /// Writes the report where `--out` says, or to `bench/RESULTS.md` after a full run of all.
 fn write_report(options: &Options, text: &str) -> ExitCode {
-    let full = !options.quick && options.only.is_empty() && options.system.is_none();
+    let full =
+        !options.quick && !UNOPTIMIZED && options.only.is_empty() && options.system.is_none();
     let default = full.then(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("RESULTS.md"));
     let Some(path) = options.out.clone().or(default) else {
         return ExitCode::SUCCESS;

@@ -29,12 +29,19 @@ pub fn markdown(measured: &[Measured], rounds: usize, command: &str) -> String {
     let mut text = String::new();
     let _ = writeln!(text, "# poolscope benchmark results\n");
     let _ = writeln!(text, "Command: `{command}`, {rounds} round(s).\n");
+    if cfg!(debug_assertions) {
+        let _ = writeln!(text, "{UNOPTIMIZED}\n");
+    }
     text.push_str(&machine());
     text.push('\n');
     text.push_str(&table(measured));
     text.push_str(NOTES);
     text
 }
+
+/// The warning at the top of a report from a build without optimizations.
+const UNOPTIMIZED: &str = "**Unoptimized build (debug assertions on): these figures and ratios \
+mean nothing; they only show that the workloads ran.**";
 
 /// How to read the table, and what each workload does.
 const NOTES: &str = "
