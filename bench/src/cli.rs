@@ -51,7 +51,8 @@ pub const USAGE: &str = "\
 usage: poolscope-bench [--rounds N] [--quick] [--out PATH] [WORKLOAD...]
 
 Runs poolscope and its peers side by side, round-robin, and prints a markdown table of
-medians and ratios poolscope/peer. With no WORKLOAD, runs them all.
+medians and ratios poolscope/peer. With no WORKLOAD, runs them all. Exits with 0 only
+when every run of every system succeeded.
 
   --rounds N   rounds to run (default 5, or 1 with --quick)
   --quick      small sizes and 1 round, to check that everything runs

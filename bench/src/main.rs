@@ -6,7 +6,8 @@
 //!
 //! Every round runs each system of each selected workload once, so the systems alternate
 //! under the same machine load; the table reports medians over rounds and the ratio
-//! poolscope/peer taken within each round.
+//! poolscope/peer taken within each round. The exit status is 0 only when every run of every
+//! system succeeded and the report, if any, was written.
 //!
 //! A build without optimizations refuses to run unless given `--allow-debug`, and then
 //! never writes `bench/RESULTS.md` on its own.
@@ -30,7 +31,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use crate::cli::{Command, Options, Sizes, USAGE};
-use crate::harness::Workload;
+use crate::harness::{Measured, Workload};
 
 fn main() -> ExitCode {
     // A process started by procspawn runs its task here and never returns.
@@ -130,7 +131,16 @@ fn run(options: &Options) -> ExitCode {
     if UNOPTIMIZED {
         eprintln!("{UNOPTIMIZED_WARNING}");
     }
-    write_report(options, &text)
+    let written = write_report(options, &text);
+    let failures: Vec<String> = measured.iter().flat_map(Measured::failures).collect();
+    if failures.is_empty() {
+        return written;
+    }
+    eprintln!("poolscope-bench: {} run(s) failed:", failures.len());
+    for failure in &failures {
+        eprintln!("  {failure}");
+    }
+    ExitCode::FAILURE
 }
 
 /// `workload` with only the systems whose name contains `system`, when given.
