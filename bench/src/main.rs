@@ -17,6 +17,7 @@
 
 mod cli;
 mod harness;
+mod machine;
 mod memory;
 mod probe;
 mod processes;
@@ -124,9 +125,16 @@ fn run(options: &Options) -> ExitCode {
         .map(|workload| keep_systems(workload, options.system.as_deref()))
         .collect();
 
+    let source = machine::source_tree();
     let measured = harness::run_rounds(selected, options.rounds);
     let command = command_line();
-    let text = report::markdown(&measured, options.rounds, &command);
+    let header = report::Header {
+        command: &command,
+        rounds: options.rounds,
+        quick: options.quick,
+        source: &source,
+    };
+    let text = report::markdown(&measured, &header);
     println!("{}", report::table(&measured));
     if UNOPTIMIZED {
         eprintln!("{UNOPTIMIZED_WARNING}");

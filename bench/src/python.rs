@@ -10,7 +10,7 @@ use std::process::Command;
 use crate::harness::{BenchResult, System};
 
 /// The interpreter to run; `PYTHON` overrides `python3`.
-fn interpreter() -> String {
+pub fn interpreter() -> String {
     std::env::var("PYTHON").unwrap_or_else(|_| "python3".to_owned())
 }
 

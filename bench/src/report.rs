@@ -1,9 +1,9 @@
-//! The markdown table of medians, ratios and targets, and the machine it was measured on.
+//! The markdown report: the run, the machine, the table of medians, ratios and targets.
 
 use std::fmt::Write as _;
-use std::process::Command;
 
 use crate::harness::{Measured, Target, Unit};
+use crate::machine;
 use crate::stats::median;
 
 /// One line of the table.
@@ -24,20 +24,42 @@ struct Row {
     met: &'static str,
 }
 
-/// The whole report: title, machine, table and notes.
-pub fn markdown(measured: &[Measured], rounds: usize, command: &str) -> String {
+/// What the report says about the run besides its figures.
+pub struct Header<'a> {
+    /// The command line as a user would retype it.
+    pub command: &'a str,
+    /// How many rounds ran.
+    pub rounds: usize,
+    /// Whether the sizes were `--quick`'s.
+    pub quick: bool,
+    /// The commit and state of the source tree, from [`machine::source_tree`].
+    pub source: &'a str,
+}
+
+/// The whole report: title, run, machine, table and notes.
+pub fn markdown(measured: &[Measured], header: &Header) -> String {
     let mut text = String::new();
     let _ = writeln!(text, "# poolscope benchmark results\n");
-    let _ = writeln!(text, "Command: `{command}`, {rounds} round(s).\n");
+    let _ = write!(
+        text,
+        "Command: `{}`, {} round(s)",
+        header.command, header.rounds
+    );
+    let _ = writeln!(text, "{}.\n", if header.quick { QUICK } else { "" });
     if cfg!(debug_assertions) {
         let _ = writeln!(text, "{UNOPTIMIZED}\n");
     }
-    text.push_str(&machine());
+    let _ = writeln!(text, "- source: {}", header.source);
+    text.push_str(&machine::describe());
     text.push('\n');
     text.push_str(&table(measured));
     text.push_str(NOTES);
     text
 }
+
+/// Added to the command line of a `--quick` report.
+const QUICK: &str = ", with the small sizes of `--quick`: a check that everything runs, not the \
+sizes the targets are set for";
 
 /// The warning at the top of a report from a build without optimizations.
 const UNOPTIMIZED: &str = "**Unoptimized build (debug assertions on): these figures and ratios \
@@ -200,57 +222,6 @@ fn group_thousands(value: u64) -> String {
         grouped.push(digit);
     }
     grouped
-}
-
-/// The date and the machine: cores, CPU, kernel, compilers.
-fn machine() -> String {
-    let cores = std::thread::available_parallelism().map_or(0, usize::from);
-    let cpu = std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|info| cpu_model(&info))
-        .unwrap_or_else(|| "unknown".to_owned());
-    let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease").map_or_else(
-        |_| "unknown".to_owned(),
-        |release| release.trim().to_owned(),
-    );
-    format!(
-        "- date: {}\n- machine: {cores} cores (nproc), {cpu}\n- kernel: Linux {kernel}\n\
-         - rustc: {}\n- python: {}\n- load average (1, 5, 15 min) when the report was written: {}\n",
-        command_output("date", &["-u", "+%Y-%m-%d %H:%M UTC"]),
-        command_output("rustc", &["--version"]),
-        command_output("python3", &["--version"]),
-        load_average(),
-    )
-}
-
-/// The first three fields of `/proc/loadavg`: other work on the machine skews every figure.
-fn load_average() -> String {
-    let text = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
-    let fields: Vec<&str> = text.split_whitespace().take(3).collect();
-    if fields.is_empty() {
-        "unknown".to_owned()
-    } else {
-        fields.join(" ")
-    }
-}
-
-/// The first `model name` of `/proc/cpuinfo`.
-fn cpu_model(info: &str) -> Option<String> {
-    let line = info.lines().find(|line| line.starts_with("model name"))?;
-    Some(line.split_once(':')?.1.trim().to_owned())
-}
-
-/// The trimmed standard output of a command, or `unknown`.
-fn command_output(program: &str, args: &[&str]) -> String {
-    Command::new(program)
-        .args(args)
-        .output()
-        .ok()
-        .filter(|output| output.status.success())
-        .map_or_else(
-            || "unknown".to_owned(),
-            |output| String::from_utf8_lossy(&output.stdout).trim().to_owned(),
-        )
 }
 
 #[cfg(test)]
