@@ -20,8 +20,8 @@ struct Row {
     ratio: String,
     /// The goal, written out.
     target: String,
-    /// Whether the goal was met.
-    met: &'static str,
+    /// Whether the goal was met, and in how many rounds.
+    met: String,
 }
 
 /// What the report says about the run besides its figures.
@@ -71,7 +71,9 @@ Each round runs every system of a workload once, one after the other, starting e
 from a different system. *median* is the median over rounds; *ratio* is the median over rounds
 of poolscope's figure divided by the peer's figure of the same round. For tasks/s a ratio
 above 1 means poolscope is faster; for ms, µs and bytes/task a ratio below 1 means poolscope
-needs less. Pool creation and shutdown are timed in every throughput workload, for every
+needs less. *met?* says yes only when every round of this run meets the target, judged on
+that round's ratio or figure (a failed round does not meet it); otherwise it says in how
+many rounds the target was met. Pool creation and shutdown are timed in every throughput workload, for every
 system. Python's figures exclude the interpreter's start. Every run checks its results.
 Why a target is missed, with profiles, is in `ANALYSIS.md` beside this file.
 
@@ -126,11 +128,18 @@ fn rows(entry: &Measured) -> Vec<Row> {
             name => format!("{} {name}", workload.name),
         };
         for (index, system) in workload.systems.iter().enumerate() {
-            let values = figures(entry, index, metric);
-            let ratio = (index > 0 && workload.compared)
-                .then(|| ratio(entry, index, metric))
-                .flatten();
+            let values = per_round(entry, index, metric);
+            let ratios = if index > 0 && workload.compared {
+                ratios_per_round(entry, index, metric)
+            } else {
+                Vec::new()
+            };
+            let ratio = median_of_rounds(&ratios);
             let target = if metric == 0 { system.target } else { None };
+            let verdict = target.map(|target| match target {
+                Target::RatioAtLeast(_) => Verdict::judge(target, &ratios),
+                Target::AtMost(_) => Verdict::judge(target, &values),
+            });
             rows.push(Row {
                 workload: label.clone(),
                 system: system.name,
@@ -138,24 +147,38 @@ fn rows(entry: &Measured) -> Vec<Row> {
                 unit: workload.unit.label(),
                 ratio: ratio.map_or_else(String::new, |ratio| format!("{ratio:.2}")),
                 target: target.map_or_else(String::new, |t| target_text(t, workload.unit)),
-                met: met(target, median(&values), ratio),
+                met: verdict.map_or_else(String::new, Verdict::text),
             });
         }
     }
     rows
 }
 
-/// One metric's figures of one system, from the rounds that succeeded.
-fn figures(entry: &Measured, system: usize, metric: usize) -> Vec<f64> {
+/// One metric's figure of one system in each round; `None` for a round that failed.
+fn per_round(entry: &Measured, system: usize, metric: usize) -> Vec<Option<f64>> {
     entry.figures[system]
         .iter()
-        .filter_map(|round| round.as_ref().ok()?.get(metric).copied())
+        .map(|round| round.as_ref().ok()?.get(metric).copied())
         .collect()
 }
 
+/// poolscope's figure over the peer's in each round; `None` where either failed.
+fn ratios_per_round(entry: &Measured, peer: usize, metric: usize) -> Vec<Option<f64>> {
+    let ours = per_round(entry, 0, metric);
+    let theirs = per_round(entry, peer, metric);
+    let pairs = ours.into_iter().zip(theirs);
+    pairs.map(|(ours, theirs)| Some(ours? / theirs?)).collect()
+}
+
+/// The median over the rounds that have a figure.
+fn median_of_rounds(values: &[Option<f64>]) -> Option<f64> {
+    let figures: Vec<f64> = values.iter().flatten().copied().collect();
+    median(&figures)
+}
+
 /// The median, or the first error when no round succeeded.
-fn median_text(entry: &Measured, system: usize, values: &[f64], unit: Unit) -> String {
-    if let Some(value) = median(values) {
+fn median_text(entry: &Measured, system: usize, values: &[Option<f64>], unit: Unit) -> String {
+    if let Some(value) = median_of_rounds(values) {
         return format_value(value, unit);
     }
     let error = entry.figures[system]
@@ -164,30 +187,53 @@ fn median_text(entry: &Measured, system: usize, values: &[f64], unit: Unit) -> S
     format!("failed: {}", error.map_or("no rounds", String::as_str))
 }
 
-/// The median over rounds of poolscope's figure over the peer's, from rounds where both ran.
-fn ratio(entry: &Measured, peer: usize, metric: usize) -> Option<f64> {
-    let pairs = entry.figures[0].iter().zip(&entry.figures[peer]);
-    let ratios: Vec<f64> = pairs
-        .filter_map(|(ours, theirs)| {
-            let ours = ours.as_ref().ok()?.get(metric)?;
-            let theirs = theirs.as_ref().ok()?.get(metric)?;
-            Some(ours / theirs)
-        })
-        .collect();
-    median(&ratios)
+/// How a target fared in one run.
+///
+/// A target is met in the run only when every round meets it: a median that meets it while
+/// some rounds do not is a target reached some of the time, and the table says so.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Verdict {
+    /// Whether the median over rounds meets the goal; `None` when no round has a figure.
+    median_meets: Option<bool>,
+    /// How many rounds meet the goal; a failed round does not.
+    rounds_met: usize,
+    /// How many rounds ran, failed ones included.
+    rounds: usize,
 }
 
-/// Whether `target` was met, given the row's median and ratio.
-fn met(target: Option<Target>, median: Option<f64>, ratio: Option<f64>) -> &'static str {
-    let reached = match target {
-        None => return "",
-        Some(Target::RatioAtLeast(goal)) => ratio.map(|ratio| ratio >= goal),
-        Some(Target::AtMost(goal)) => median.map(|median| median <= goal),
-    };
-    match reached {
-        Some(true) => "yes",
-        Some(false) => "**no**",
-        None => "n/a",
+impl Verdict {
+    /// Judges `target` on its figure in each round: poolscope's own figure for
+    /// [`Target::AtMost`], the ratio poolscope/peer for [`Target::RatioAtLeast`].
+    fn judge(target: Target, rounds: &[Option<f64>]) -> Verdict {
+        let meets = |value: f64| match target {
+            Target::RatioAtLeast(goal) => value >= goal,
+            Target::AtMost(goal) => value <= goal,
+        };
+        Verdict {
+            median_meets: median_of_rounds(rounds).map(meets),
+            rounds_met: rounds
+                .iter()
+                .flatten()
+                .filter(|&&value| meets(value))
+                .count(),
+            rounds: rounds.len(),
+        }
+    }
+
+    /// The verdict as written in the table's *met?* column.
+    fn text(self) -> String {
+        let Some(median_meets) = self.median_meets else {
+            return "n/a".to_owned();
+        };
+        let plural = if self.rounds == 1 { "" } else { "s" };
+        let count = format!("{} of {} round{plural}", self.rounds_met, self.rounds);
+        if self.rounds_met == self.rounds {
+            format!("yes ({count})")
+        } else if median_meets {
+            format!("**no**: met in {count}, though the median meets it")
+        } else {
+            format!("**no**: met in {count}")
+        }
     }
 }
 
@@ -227,6 +273,7 @@ fn group_thousands(value: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::harness::{System, Workload};
 
     #[test]
     fn formats_figures() {
@@ -237,18 +284,72 @@ mod tests {
     }
 
     #[test]
-    fn judges_targets() {
+    fn ratios_are_taken_within_each_round() {
+        let figures = |values: &[f64]| values.iter().map(|&value| Ok(vec![value])).collect();
+        let workload = Workload {
+            name: "w",
+            metrics: &[""],
+            unit: Unit::TasksPerSecond,
+            systems: vec![
+                System::new("ours", || Ok(vec![])),
+                System::new("theirs", || Ok(vec![])).with_target(Target::RatioAtLeast(1.0)),
+            ],
+            compared: true,
+        };
+        let entry = Measured {
+            workload,
+            figures: vec![figures(&[10.0, 20.0]), figures(&[5.0, 40.0])],
+        };
+        let rows = rows(&entry);
+        assert_eq!(rows[1].ratio, "1.25");
         assert_eq!(
-            met(Some(Target::RatioAtLeast(1.0)), Some(5.0), Some(1.2)),
-            "yes"
+            rows[1].met,
+            "**no**: met in 1 of 2 rounds, though the median meets it"
+        );
+        assert_eq!((rows[0].ratio.as_str(), rows[0].met.as_str()), ("", ""));
+    }
+
+    /// The verdict text of `target` on one figure per round.
+    fn verdict(target: Target, rounds: &[Option<f64>]) -> String {
+        Verdict::judge(target, rounds).text()
+    }
+
+    #[test]
+    fn a_target_is_met_only_when_every_round_meets_it() {
+        let at_least = Target::RatioAtLeast(1.0);
+        let every = [Some(1.2), Some(1.1), Some(1.0)];
+        assert_eq!(verdict(at_least, &every), "yes (3 of 3 rounds)");
+        let most = [Some(1.2), Some(0.9), Some(1.1)];
+        assert_eq!(
+            verdict(at_least, &most),
+            "**no**: met in 2 of 3 rounds, though the median meets it"
+        );
+        let few = [Some(0.8), Some(1.1), Some(0.9)];
+        assert_eq!(verdict(at_least, &few), "**no**: met in 1 of 3 rounds");
+        assert_eq!(verdict(at_least, &[Some(1.5)]), "yes (1 of 1 round)");
+    }
+
+    #[test]
+    fn an_upper_bound_is_judged_on_each_round_figure() {
+        let at_most = Target::AtMost(3.0);
+        assert_eq!(
+            verdict(at_most, &[Some(2.5), Some(3.0)]),
+            "yes (2 of 2 rounds)"
         );
         assert_eq!(
-            met(Some(Target::RatioAtLeast(1.0)), Some(5.0), Some(0.8)),
-            "**no**"
+            verdict(at_most, &[Some(3.77)]),
+            "**no**: met in 0 of 1 round"
         );
-        assert_eq!(met(Some(Target::AtMost(3.0)), Some(3.5), None), "**no**");
-        assert_eq!(met(Some(Target::AtMost(3.0)), Some(2.5), None), "yes");
-        assert_eq!(met(Some(Target::AtMost(3.0)), None, None), "n/a");
-        assert_eq!(met(None, Some(1.0), Some(1.0)), "");
+    }
+
+    #[test]
+    fn a_failed_round_does_not_meet_a_target() {
+        let at_most = Target::AtMost(3.0);
+        assert_eq!(
+            verdict(at_most, &[Some(2.0), None, Some(2.0)]),
+            "**no**: met in 2 of 3 rounds, though the median meets it"
+        );
+        assert_eq!(verdict(at_most, &[None, None]), "n/a");
+        assert_eq!(verdict(at_most, &[]), "n/a");
     }
 }
