@@ -15,11 +15,12 @@ use crate::cli::Sizes;
 use crate::harness::{
     BenchResult, System, Target, Unit, Workload, check_sum, throughput, time_round_trips,
 };
+use crate::python::{self, Pool};
 use crate::stats::median;
 use crate::work::{
     block_sum, burn, byte_sum, calibrate, double, increment, payload, payload_total,
 };
-use crate::{probe, procspawn_peers, python};
+use crate::{probe, procspawn_peers};
 
 /// Workers of the throughput and latency pools.
 const WORKERS: usize = 2;
@@ -36,6 +37,7 @@ pub fn tiny_process(sizes: &Sizes) -> Workload {
             python::system(
                 "Python ProcessPoolExecutor",
                 "tiny-process",
+                Pool::Processes,
                 vec![n.to_string()],
             )
             .with_target(Target::RatioAtLeast(60.0)),
@@ -58,6 +60,7 @@ pub fn tiny_process_chunked(sizes: &Sizes) -> Workload {
             python::system(
                 "Python multiprocessing imap",
                 "tiny-process-chunked",
+                Pool::Multiprocessing,
                 vec![n.to_string()],
             )
             .with_target(Target::RatioAtLeast(1.0)),
@@ -96,7 +99,12 @@ where
                 procspawn_peers::payloads(name, n, bytes, task)
             })
             .with_target(Target::RatioAtLeast(5.0)),
-            python::system("Python ProcessPoolExecutor", "payload-process", args),
+            python::system(
+                "Python ProcessPoolExecutor",
+                "payload-process",
+                Pool::Processes,
+                args,
+            ),
         ],
         compared: true,
     }
@@ -117,6 +125,7 @@ pub fn startup_process(sizes: &Sizes) -> Workload {
             python::system(
                 "Python ProcessPoolExecutor",
                 "startup-process",
+                Pool::Processes,
                 vec![repetitions.to_string()],
             ),
             System::new("procspawn Pool", move || {
@@ -203,6 +212,7 @@ pub fn latency_process(sizes: &Sizes) -> Workload {
             python::system(
                 "Python ProcessPoolExecutor",
                 "latency-process",
+                Pool::Processes,
                 vec![samples.to_string()],
             ),
         ],
