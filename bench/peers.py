@@ -144,12 +144,12 @@ def latency(kind, samples):
 # Each workload, and the pools it runs on.
 WORKLOADS = {
     "tiny-thread": (tiny_thread, ["threads"]),
-    "tiny-process": (tiny_process, ["processes"]),
+    "tiny-process": (tiny_process, ["processes", "multiprocessing"]),
     "tiny-process-chunked": (tiny_process_chunked, ["multiprocessing"]),
     "payload-process": (payload_process, ["processes"]),
     "startup-process": (startup_process, ["processes"]),
     "latency-thread": (latency, ["threads"]),
-    "latency-process": (latency, ["processes"]),
+    "latency-process": (latency, ["processes", "multiprocessing"]),
 }
 
 

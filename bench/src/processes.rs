@@ -43,6 +43,12 @@ pub fn tiny_process(sizes: &Sizes) -> Workload {
             .with_target(Target::RatioAtLeast(60.0)),
             System::new("procspawn Pool", move || procspawn_peers::tiny(n))
                 .with_target(Target::RatioAtLeast(20.0)),
+            python::system(
+                "Python multiprocessing apply_async",
+                "tiny-process",
+                Pool::Multiprocessing,
+                vec![n.to_string()],
+            ),
         ],
         compared: true,
     }
@@ -213,6 +219,12 @@ pub fn latency_process(sizes: &Sizes) -> Workload {
                 "Python ProcessPoolExecutor",
                 "latency-process",
                 Pool::Processes,
+                vec![samples.to_string()],
+            ),
+            python::system(
+                "Python multiprocessing apply_async",
+                "latency-process",
+                Pool::Multiprocessing,
                 vec![samples.to_string()],
             ),
         ],

@@ -79,9 +79,10 @@ Why a target is missed, with profiles, is in `ANALYSIS.md` beside this file.
 
 - tiny-thread: 100,000 submits of `x + 1` on 2 threads, every result collected. rayon and
   threadpool send results back through a channel.
-- latency-thread, latency-process: one task at a time on a warm pool of 2, submit to result.
-- tiny-process: 20,000 tasks `x -> 2x` on 2 processes, one submit each; procspawn keeps at
-  most 1,024 calls in flight.
+- latency-thread, latency-process: one task at a time on a warm pool of 2, submit to result
+  (`apply_async(f, (x,)).get()` on `multiprocessing.Pool`).
+- tiny-process: 20,000 tasks `x -> 2x` on 2 processes, one submit each (one `apply_async`
+  each on `multiprocessing.Pool`); procspawn keeps at most 1,024 calls in flight.
 - tiny-process-chunked: the same through `map_chunked(f, items, 64)`, against
   `multiprocessing.Pool(2).imap(f, items, chunksize=64)`.
 - payload-process: 2,000 tasks that take a 64 KiB `Vec<u8>` (`bytes` in Python) and return
