@@ -37,6 +37,33 @@ def byte_sum(data):
     return sum(data)
 
 
+# A 64-bit word, for the busy loop to wrap at as the Rust one does.
+MASK = (1 << 64) - 1
+
+
+def burn(iterations):
+    """The Rust side's busy loop: `iterations` steps of a 64-bit xorshift generator."""
+    state = iterations | 1
+    for _ in range(iterations):
+        state ^= (state << 13) & MASK
+        state ^= state >> 7
+        state ^= (state << 17) & MASK
+    return state
+
+
+def calibrate(millis):
+    """How many steps of `burn` take about `millis` ms here: the fastest of five timings."""
+    probe = 1 << 16
+    fastest = min(timed(burn, probe) for _ in range(5))
+    return max(1, int(millis / 1e3 / (fastest / probe)))
+
+
+def timed(function, argument):
+    start = time.perf_counter()
+    function(argument)
+    return time.perf_counter() - start
+
+
 def check(what, got, expected):
     if got != expected:
         raise SystemExit(f"{what}: results summed to {got}, expected {expected}")
@@ -129,6 +156,22 @@ def startup_process(kind, repetitions):
     return [statistics.median(times)]
 
 
+def cpu_process(kind, tasks, millis):
+    """Tasks per second of `tasks` busy loops of about `millis` ms each, pool start included.
+
+    The loop runs in Python, calibrated in Python: each task takes as long as the Rust
+    side's, not as many steps.
+    """
+    iterations = calibrate(millis)
+    expected = burn(iterations)
+    start = time.perf_counter()
+    with open_pool(kind, WORKERS) as (submit, result):
+        pending = [submit(burn, iterations) for _ in range(tasks)]
+        for call in pending:
+            check("cpu-process", result(call), expected)
+    return [tasks / (time.perf_counter() - start)]
+
+
 def latency(kind, samples):
     with open_pool(kind, WORKERS) as (submit, result):
         for x in range(samples // 10 + 1):
@@ -148,6 +191,7 @@ WORKLOADS = {
     "tiny-process-chunked": (tiny_process_chunked, ["multiprocessing"]),
     "payload-process": (payload_process, ["processes"]),
     "startup-process": (startup_process, ["processes"]),
+    "cpu-process": (cpu_process, ["processes", "multiprocessing"]),
     "latency-thread": (latency, ["threads"]),
     "latency-process": (latency, ["processes", "multiprocessing"]),
 }

@@ -184,7 +184,8 @@ fn cold_start(workers: usize) -> BenchResult<f64> {
     Ok(millis)
 }
 
-/// `cpu-process`: CPU-bound tasks on 2 workers against the same tasks run serially.
+/// `cpu-process`: CPU-bound tasks on 2 workers against the same tasks run serially, on 2
+/// plain threads, and on the peers' pools of 2.
 pub fn cpu_process(sizes: &Sizes) -> Workload {
     let (tasks, millis) = (sizes.cpu_tasks, sizes.cpu_task_ms);
     Workload {
@@ -200,6 +201,21 @@ pub fn cpu_process(sizes: &Sizes) -> Workload {
             System::new("2 plain threads (the machine's ceiling)", move || {
                 cpu_threads(tasks, millis)
             }),
+            System::new("procspawn Pool", move || {
+                procspawn_peers::cpu(tasks, millis)
+            }),
+            python::system(
+                "Python ProcessPoolExecutor",
+                "cpu-process",
+                Pool::Processes,
+                vec![tasks.to_string(), millis.to_string()],
+            ),
+            python::system(
+                "Python multiprocessing apply_async",
+                "cpu-process",
+                Pool::Multiprocessing,
+                vec![tasks.to_string(), millis.to_string()],
+            ),
         ],
         compared: true,
     }

@@ -92,7 +92,9 @@ Why a target is missed, with profiles, is in `ANALYSIS.md` beside this file.
   forking workers from a running server; startup-process-cold times the first pool of a fresh
   program, fork server start included (the median of 5 programs per round).
 - cpu-process: 16 tasks of about 50 ms of CPU each (a calibrated busy loop) on 2 workers,
-  against the same tasks run one after the other, and split between 2 plain threads.
+  against the same tasks run one after the other, split between 2 plain threads, and on the
+  peers' pools of 2. Python's tasks run the same loop in Python, calibrated in Python to the
+  same 50 ms, so each takes as long as a Rust task, not as many steps.
 - memory-thread, memory-process: 1,000,000 tasks queued at once behind blocked workers; the
   growth of the parent's peak resident size (VmHWM) per queued task, handles and the
   caller's vector of them included; *beyond payload* subtracts the task's own 8-byte
