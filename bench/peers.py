@@ -16,8 +16,11 @@ import contextlib
 import math
 import multiprocessing
 import multiprocessing.pool
+import os
 import statistics
 import sys
+import tempfile
+import threading
 import time
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 
@@ -184,6 +187,81 @@ def latency(kind, samples):
     return [statistics.median(times), percentile(times, 0.99)]
 
 
+def resident():
+    """(VmRSS, VmHWM) of this process in bytes: resident now, and the most ever resident."""
+    fields = {}
+    with open("/proc/self/status") as status:
+        for line in status:
+            name, _, value = line.partition(":")
+            if name in ("VmRSS", "VmHWM"):
+                fields[name] = int(value.split()[0]) * 1024
+    return fields["VmRSS"], fields["VmHWM"]
+
+
+def hold(gate):
+    """A holding task: says which worker runs it, then waits for the file `open` in `gate`.
+
+    A file, not an event, so that one gate serves threads and processes alike, as the Rust
+    process probe's does.
+    """
+    worker = f"{os.getpid()}-{threading.get_native_id()}"
+    with open(os.path.join(gate, f"held-{worker}"), "w"):
+        pass
+    while not os.path.exists(os.path.join(gate, "open")):
+        time.sleep(0.001)
+    return worker
+
+
+def hold_workers(submit, gate):
+    """Submits holding tasks, one every 20 ms, until every worker runs one."""
+    deadline = time.monotonic() + 20
+    holders = []
+    while sum(name.startswith("held-") for name in os.listdir(gate)) < WORKERS:
+        if time.monotonic() > deadline:
+            raise SystemExit("memory: the workers were not all held in time")
+        holders.append(submit(hold, gate))
+        time.sleep(0.02)
+    return holders
+
+
+def check_holders(kind, holders):
+    """Every holder that ran did so on a worker: a thread of this process, or another one."""
+    ours = os.getpid()
+    for holder in holders:
+        if holder.cancelled():
+            continue
+        pid = int(holder.result().split("-")[0])
+        if (pid == ours) != (kind == "threads"):
+            raise SystemExit(f"memory: a holding task ran in process {pid}")
+
+
+def memory(kind, tasks):
+    """Bytes of the parent's memory per task queued behind blocked workers.
+
+    Measured as the Rust probes measure it: every worker is held in a first task, then
+    (peak resident after queueing `tasks` tasks - resident before) / tasks, the futures and
+    the list of them included. Running what was queued would take minutes on a process pool
+    at its rate, so the queued tasks are cancelled once measured; every task that still ran,
+    and every holder, is checked.
+    """
+    executor = ThreadPoolExecutor(WORKERS) if kind == "threads" else ProcessPoolExecutor(WORKERS)
+    with tempfile.TemporaryDirectory(prefix="poolscope-bench-") as gate:
+        try:
+            holders = hold_workers(executor.submit, gate)
+            before, _ = resident()
+            pending = [executor.submit(inc, x) for x in range(tasks)]
+            _, peak = resident()
+        finally:
+            with open(os.path.join(gate, "open"), "w"):
+                pass
+            executor.shutdown(wait=True, cancel_futures=True)
+    check_holders(kind, holders)
+    for x, future in enumerate(pending):
+        if not future.cancelled():
+            check("memory", future.result(), x + 1)
+    return [(peak - before) / tasks]
+
+
 # Each workload, and the pools it runs on.
 WORKLOADS = {
     "tiny-thread": (tiny_thread, ["threads"]),
@@ -194,6 +272,8 @@ WORKLOADS = {
     "cpu-process": (cpu_process, ["processes", "multiprocessing"]),
     "latency-thread": (latency, ["threads"]),
     "latency-process": (latency, ["processes", "multiprocessing"]),
+    "memory-thread": (memory, ["threads"]),
+    "memory-process": (memory, ["processes"]),
 }
 
 

@@ -98,7 +98,12 @@ Why a target is missed, with profiles, is in `ANALYSIS.md` beside this file.
 - memory-thread, memory-process: 1,000,000 tasks queued at once behind blocked workers; the
   growth of the parent's peak resident size (VmHWM) per queued task, handles and the
   caller's vector of them included; *beyond payload* subtracts the task's own 8-byte
-  argument, wherever the pool keeps it.
+  argument, wherever the pool keeps it (8 bytes for Python too, whose `int` argument takes
+  28). Python's executors are measured the same way in a fresh interpreter, and cancel the
+  queued tasks once measured instead of running them; the tasks that still run are checked.
+  procspawn is absent: every call it queues keeps three sockets open, so its `spawn` fails
+  once the process runs out of file descriptors (at 6,662 queued calls with a limit of
+  20,000), far short of 1,000,000.
 
 Figures and sizes are those of a full run; `--quick` shrinks every size.
 ";
