@@ -24,6 +24,7 @@ mod processes;
 mod procspawn_peers;
 mod python;
 mod report;
+mod startup;
 mod stats;
 mod threads;
 mod work;
@@ -86,8 +87,8 @@ fn workloads(sizes: &Sizes) -> Vec<Workload> {
         processes::tiny_process_chunked(sizes),
         processes::payload_process(sizes),
         processes::payload_process_bytes(sizes),
-        processes::startup_process(sizes),
-        processes::startup_process_cold(sizes),
+        startup::startup_process(sizes),
+        startup::startup_process_cold(sizes),
         processes::cpu_process(sizes),
         processes::latency_process(sizes),
         memory::memory_thread(sizes),

@@ -15,12 +15,11 @@ use crate::cli::Sizes;
 use crate::harness::{
     BenchResult, System, Target, Unit, Workload, check_sum, throughput, time_round_trips,
 };
+use crate::procspawn_peers;
 use crate::python::{self, Pool};
-use crate::stats::median;
 use crate::work::{
     block_sum, burn, byte_sum, calibrate, double, increment, payload, payload_total,
 };
-use crate::{probe, procspawn_peers};
 
 /// Workers of the throughput and latency pools.
 const WORKERS: usize = 2;
@@ -114,74 +113,6 @@ where
         ],
         compared: true,
     }
-}
-
-/// `startup-process`: create 4 workers, run one task, shut down.
-pub fn startup_process(sizes: &Sizes) -> Workload {
-    let repetitions = sizes.startup_repetitions;
-    Workload {
-        name: "startup-process",
-        metrics: &[""],
-        unit: Unit::Milliseconds,
-        systems: vec![
-            System::new("poolscope ProcessPool", move || {
-                startup_poolscope(repetitions)
-            })
-            .with_target(Target::AtMost(3.0)),
-            python::system(
-                "Python ProcessPoolExecutor",
-                "startup-process",
-                Pool::Processes,
-                vec![repetitions.to_string()],
-            ),
-            System::new("procspawn Pool", move || {
-                procspawn_peers::startup(repetitions)
-            }),
-        ],
-        compared: true,
-    }
-}
-
-/// `startup-process-cold`: the same in a fresh program, where the first pool also starts the
-/// fork server that later pools share.
-///
-/// The 3 ms target applies here too: it is what a program's first pool costs.
-pub fn startup_process_cold(sizes: &Sizes) -> Workload {
-    let repetitions = sizes.startup_repetitions.div_ceil(4);
-    Workload {
-        name: "startup-process-cold",
-        metrics: &[""],
-        unit: Unit::Milliseconds,
-        systems: vec![
-            System::new("poolscope ProcessPool", move || {
-                let times: BenchResult<Vec<f64>> = (0..repetitions)
-                    .map(|_| probe::run(COLD_START_PROBE, 4))
-                    .collect();
-                Ok(vec![median(&times?).ok_or("no repetitions")?])
-            })
-            .with_target(Target::AtMost(3.0)),
-        ],
-        compared: true,
-    }
-}
-
-/// The probe that times the first pool of a fresh program.
-const COLD_START_PROBE: &str = "startup-cold";
-
-/// Takes the figure of the probe `kind` in this process, if `kind` names one of this module.
-pub fn probe(kind: &str, workers: usize) -> Option<BenchResult<f64>> {
-    (kind == COLD_START_PROBE).then(|| cold_start(workers))
-}
-
-/// Starts this program's first pool of `workers`, runs one task and shuts down; in ms.
-fn cold_start(workers: usize) -> BenchResult<f64> {
-    let started = Instant::now();
-    let pool = start_pool(workers)?;
-    let got = pool.submit(increment, 1).result()?;
-    pool.shutdown(true);
-    let millis = started.elapsed().as_secs_f64() * 1e3;
-    check_sum("startup-process-cold", got, 2)?;
-    Ok(millis)
 }
 
 /// `cpu-process`: CPU-bound tasks on 2 workers against the same tasks run serially, on 2
@@ -311,20 +242,6 @@ where
     let figure = throughput(n, started);
     check_sum(name, total, payload_total(n, bytes))?;
     Ok(vec![figure])
-}
-
-/// poolscope: a pool of 4, one task, shutdown; the median of `repetitions`, in ms.
-fn startup_poolscope(repetitions: usize) -> BenchResult<Vec<f64>> {
-    let mut times = Vec::with_capacity(repetitions);
-    for _ in 0..repetitions {
-        let started = Instant::now();
-        let pool = start_pool(4)?;
-        let got = pool.submit(increment, 1).result()?;
-        pool.shutdown(true);
-        times.push(started.elapsed().as_secs_f64() * 1e3);
-        check_sum("startup-process", got, 2)?;
-    }
-    Ok(vec![median(&times).ok_or("no repetitions")?])
 }
 
 /// poolscope: `tasks` burns of `millis` ms each on 2 workers.
