@@ -83,16 +83,21 @@ where
 
 /// `startup-process`: a pool of 4, one call, shutdown; the median of `repetitions`, in ms.
 pub fn startup(repetitions: usize) -> BenchResult<Vec<f64>> {
-    let mut times = Vec::with_capacity(repetitions);
-    for _ in 0..repetitions {
-        let started = Instant::now();
-        let pool = procspawn::Pool::new(4).map_err(spawn_error)?;
-        let got = pool.spawn(1, increment).join().map_err(spawn_error)?;
-        pool.shutdown();
-        times.push(started.elapsed().as_secs_f64() * 1e3);
-        check_sum("startup-process", got, 2)?;
-    }
+    let times: Vec<f64> = (0..repetitions)
+        .map(|_| start_once(4))
+        .collect::<BenchResult<_>>()?;
     Ok(vec![median(&times).ok_or("no repetitions")?])
+}
+
+/// Starts a pool of `workers`, runs one call and shuts down; in ms.
+pub fn start_once(workers: usize) -> BenchResult<f64> {
+    let started = Instant::now();
+    let pool = procspawn::Pool::new(workers).map_err(spawn_error)?;
+    let got = pool.spawn(1, increment).join().map_err(spawn_error)?;
+    pool.shutdown();
+    let millis = started.elapsed().as_secs_f64() * 1e3;
+    check_sum("startup-process", got, 2)?;
+    Ok(millis)
 }
 
 /// `cpu-process`: `tasks` calls of [`burn`], each about `millis` ms of CPU, on a pool of 2.

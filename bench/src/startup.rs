@@ -2,7 +2,11 @@
 //!
 //! `startup-process` repeats that within one program. Every poolscope pool of a program
 //! shares one fork server, started with the first pool, so `startup-process-cold` times that
-//! first pool in a fresh program (see [`crate::probe`]).
+//! first pool in a fresh program (see [`crate::probe`]), and the peers' first pool likewise:
+//! procspawn's in a fresh run of this program, Python's in a fresh interpreter. Neither peer
+//! keeps anything running between pools, so each of their pools pays its full start and
+//! their `startup-process` figure is already a cold one. No system's figure includes the
+//! start of the program or interpreter itself.
 
 use std::time::Instant;
 
@@ -23,6 +27,9 @@ const TARGET_MS: f64 = 3.0;
 
 /// The probe that times the first pool of a fresh program.
 const COLD_START_PROBE: &str = "startup-cold";
+
+/// The probe that times the first procspawn pool of a fresh program.
+const PROCSPAWN_COLD_START_PROBE: &str = "startup-cold-procspawn";
 
 /// `startup-process`: the median of several starts in one program, in ms.
 pub fn startup_process(sizes: &Sizes) -> Workload {
@@ -65,6 +72,14 @@ pub fn startup_process_cold(sizes: &Sizes) -> Workload {
                 median_of(repetitions, || probe::run(COLD_START_PROBE, WORKERS))
             })
             .with_target(Target::AtMost(TARGET_MS)),
+            System::new("Python ProcessPoolExecutor", move || {
+                median_of(repetitions, python_cold_start)
+            }),
+            System::new("procspawn Pool", move || {
+                median_of(repetitions, || {
+                    probe::run(PROCSPAWN_COLD_START_PROBE, WORKERS)
+                })
+            }),
         ],
         compared: true,
     }
@@ -72,7 +87,18 @@ pub fn startup_process_cold(sizes: &Sizes) -> Workload {
 
 /// Takes the figure of the probe `kind` in this process, if `kind` names one of this module.
 pub fn probe(kind: &str, workers: usize) -> Option<BenchResult<f64>> {
-    (kind == COLD_START_PROBE).then(|| start_once(workers))
+    match kind {
+        COLD_START_PROBE => Some(start_once(workers)),
+        PROCSPAWN_COLD_START_PROBE => Some(procspawn_peers::start_once(workers)),
+        _ => None,
+    }
+}
+
+/// The first pool of a fresh Python interpreter: one start of `startup-process`, whose
+/// timing begins after the interpreter's start and imports.
+fn python_cold_start() -> BenchResult<f64> {
+    let figures = python::run("startup-process", Pool::Processes, &["1".to_owned()])?;
+    Ok(*figures.first().ok_or("peers.py gave no startup figure")?)
 }
 
 /// The median of `repetitions` figures of `measure`, as the one figure of a run.
