@@ -6,7 +6,7 @@ The Rust runner (src/main.rs) starts this script once per workload, pool and rou
 
 POOL is `threads` (ThreadPoolExecutor), `processes` (ProcessPoolExecutor) or
 `multiprocessing` (multiprocessing.Pool, whose tasks go through `apply_async`). The script
-times only the work, never the interpreter's start or the imports, checks every result, and
+times only the work, never the interpreter's start or the imports, checks the results, and
 prints one line `RESULT v1 [v2 ...]` in the units of the runner's table: tasks per second,
 milliseconds, or microseconds. Only the standard library is used. Pools use the platform's
 default start method (fork on Linux before Python 3.14).

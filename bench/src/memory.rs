@@ -9,7 +9,8 @@
 //! payload: the total less the argument's 8 bytes.
 //!
 //! Python's executors are measured the same way by `peers.py`, in a fresh interpreter; the
-//! same 8 bytes are taken off their total, though a Python `int` argument takes 28.
+//! same 8 bytes are taken off their total, though a Python `int` argument takes 28. At the
+//! full size a Python run holds about 2 GB and takes about half a minute.
 
 use std::sync::mpsc;
 use std::sync::{Arc, Condvar, Mutex};
