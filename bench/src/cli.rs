@@ -17,6 +17,8 @@ pub struct Options {
     pub quick: bool,
     /// Runs only the systems whose name contains this, for profiling one of them.
     pub system: Option<String>,
+    /// Whether `--allow-debug` was given: run even from a build without optimizations.
+    pub allow_debug: bool,
 }
 
 /// How big each workload is.
@@ -49,13 +51,17 @@ pub const USAGE: &str = "\
 usage: poolscope-bench [--rounds N] [--quick] [--out PATH] [WORKLOAD...]
 
 Runs poolscope and its peers side by side, round-robin, and prints a markdown table of
-medians and ratios poolscope/peer. With no WORKLOAD, runs them all.
+medians and ratios poolscope/peer. With no WORKLOAD, runs them all. Exits with 0 only
+when every run of every system succeeded.
 
   --rounds N   rounds to run (default 5, or 1 with --quick)
   --quick      small sizes and 1 round, to check that everything runs
   --out PATH   also write the table to PATH (default: bench/RESULTS.md for a full run of
                every workload; nothing otherwise)
   --system S   run only the systems whose name contains S (to profile one; no ratios)
+  --allow-debug
+               run even when built without optimizations, to check that the workloads
+               work; the figures then mean nothing and the report says so
   --list       print the workload names and exit";
 
 impl Sizes {
@@ -114,12 +120,14 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, String> 
     let mut out = None;
     let mut only = Vec::new();
     let mut system = None;
+    let mut allow_debug = false;
     let mut args = args.into_iter();
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--help" | "-h" => return Ok(Command::Help),
             "--list" => return Ok(Command::List),
             "--quick" => quick = true,
+            "--allow-debug" => allow_debug = true,
             "--rounds" => rounds = Some(parse_rounds(args.next())?),
             "--system" => system = Some(args.next().ok_or("--system needs a name")?),
             "--out" => out = Some(PathBuf::from(args.next().ok_or("--out needs a path")?)),
@@ -134,6 +142,7 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, String> 
         out,
         quick,
         system,
+        allow_debug,
     }))
 }
 
@@ -143,5 +152,47 @@ fn parse_rounds(value: Option<String>) -> Result<usize, String> {
     match value.parse() {
         Ok(0) | Err(_) => Err(format!("--rounds takes a positive number, not `{value}`")),
         Ok(rounds) => Ok(rounds),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Parses `line`, split at spaces, and expects a run.
+    fn run_options(line: &str) -> Options {
+        match parse(line.split_whitespace().map(str::to_owned)) {
+            Ok(Command::Run(options)) => options,
+            other => panic!("`{line}` gave {other:?}"),
+        }
+    }
+
+    #[test]
+    fn defaults_to_five_full_rounds_of_everything() {
+        let options = run_options("");
+        assert_eq!(options.rounds, 5);
+        assert_eq!(options.sizes.memory_tasks, 1_000_000);
+        assert!(options.only.is_empty() && !options.quick && !options.allow_debug);
+    }
+
+    #[test]
+    fn quick_means_one_round_of_small_sizes() {
+        let options = run_options("--quick tiny-thread --allow-debug");
+        assert_eq!(options.rounds, 1);
+        assert_eq!(options.sizes.memory_tasks, 100_000);
+        assert_eq!(options.only, ["tiny-thread"]);
+        assert!(options.allow_debug);
+    }
+
+    #[test]
+    fn rejects_bad_flags_and_numbers() {
+        let error = |line: &str| parse(line.split_whitespace().map(str::to_owned)).unwrap_err();
+        assert_eq!(error("--fast"), "unknown flag `--fast`");
+        assert_eq!(
+            error("--rounds 0"),
+            "--rounds takes a positive number, not `0`"
+        );
+        assert_eq!(error("--rounds"), "--rounds needs a number");
+        assert_eq!(error("--out"), "--out needs a path");
     }
 }

@@ -96,6 +96,19 @@ impl System {
     }
 }
 
+impl Measured {
+    /// Every failed run of this workload, as `workload / system: error`.
+    pub fn failures(&self) -> Vec<String> {
+        let systems = self.workload.systems.iter().zip(&self.figures);
+        systems
+            .flat_map(|(system, rounds)| {
+                let errors = rounds.iter().filter_map(|round| round.as_ref().err());
+                errors.map(|error| format!("{} / {}: {error}", self.workload.name, system.name))
+            })
+            .collect()
+    }
+}
+
 /// Runs `rounds` rounds of every workload, each system once per workload per round.
 ///
 /// Progress goes to standard error so that standard output holds only the table.
@@ -198,4 +211,45 @@ pub fn time_round_trips(
     let p50 = median(&times).ok_or("no latency samples")?;
     let p99 = percentile(&times, 0.99).ok_or("no latency samples")?;
     Ok(vec![p50, p99])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A workload of one system that succeeds and one that fails in its second round.
+    fn flaky() -> Workload {
+        let calls = std::cell::Cell::new(0);
+        let flaky = move || {
+            calls.set(calls.get() + 1);
+            match calls.get() {
+                2 => Err("second round".into()),
+                _ => Ok(vec![1.0]),
+            }
+        };
+        Workload {
+            name: "flaky",
+            metrics: &[""],
+            unit: Unit::Milliseconds,
+            systems: vec![
+                System::new("steady", || Ok(vec![2.0])),
+                System::new("flaky", flaky),
+            ],
+            compared: true,
+        }
+    }
+
+    #[test]
+    fn keeps_every_round_and_lists_the_failures() {
+        let measured = run_rounds(vec![flaky()], 3);
+        assert_eq!(measured[0].figures[0].len(), 3);
+        assert!(measured[0].figures[1][1].is_err());
+        assert_eq!(measured[0].failures(), ["flaky / flaky: second round"]);
+    }
+
+    #[test]
+    fn catches_a_panic_as_that_run_error() {
+        let system = System::new("panics", || panic!("boom"));
+        assert_eq!(run_caught(&system), Err("panicked: boom".to_owned()));
+    }
 }

@@ -7,6 +7,10 @@
 //! total is (peak after − resident before) / tasks: it counts the handles, the vector that
 //! holds them and each task's 8-byte argument. The target is on the figure beyond that
 //! payload: the total less the argument's 8 bytes.
+//!
+//! Python's executors are measured the same way by `peers.py`, in a fresh interpreter; the
+//! same 8 bytes are taken off their total, though a Python `int` argument takes 28. At the
+//! full size a Python run holds about 2 GB and takes about half a minute.
 
 use std::sync::mpsc;
 use std::sync::{Arc, Condvar, Mutex};
@@ -18,6 +22,7 @@ mod process_probe;
 
 use crate::harness::{BenchResult, System, Target, Unit, Workload, check_sum};
 use crate::probe;
+use crate::python::{self, Pool};
 
 /// Workers of every pool here.
 const WORKERS: usize = 2;
@@ -34,12 +39,24 @@ pub fn memory_thread(sizes: &Sizes) -> Workload {
                 .with_target(Target::AtMost(200.0)),
             probe_system("rayon ThreadPool", "memory-rayon", n),
             probe_system("threadpool", "memory-threadpool", n),
+            python_system(
+                "Python ThreadPoolExecutor",
+                "memory-thread",
+                Pool::Threads,
+                n,
+            ),
         ],
         compared: true,
     }
 }
 
 /// `memory-process`: peak bytes per task queued on a process pool, in the parent only.
+///
+/// procspawn is not here: each of its queued calls keeps three sockets open (it opens two
+/// IPC channels per call and drops one end once the argument is sent), so it cannot queue
+/// 1,000,000 calls. With 20,000 file descriptors allowed, its `spawn` panicked at the
+/// 6,663rd queued call, and a million would need three million descriptors, above Linux's
+/// per-process ceiling (`fs.nr_open`, 1,048,576 by default).
 pub fn memory_process(sizes: &Sizes) -> Workload {
     let n = sizes.memory_tasks;
     Workload {
@@ -49,6 +66,12 @@ pub fn memory_process(sizes: &Sizes) -> Workload {
         systems: vec![
             probe_system("poolscope ProcessPool", "memory-poolscope-process", n)
                 .with_target(Target::AtMost(200.0)),
+            python_system(
+                "Python ProcessPoolExecutor",
+                "memory-process",
+                Pool::Processes,
+                n,
+            ),
         ],
         compared: true,
     }
@@ -61,6 +84,15 @@ const PAYLOAD: f64 = std::mem::size_of::<u64>() as f64;
 fn probe_system(name: &'static str, kind: &'static str, tasks: usize) -> System {
     System::new(name, move || {
         let total = probe::run(kind, tasks)?;
+        Ok(vec![total - PAYLOAD, total])
+    })
+}
+
+/// A Python contender: `peers.py` measures the same growth in a fresh interpreter.
+fn python_system(name: &'static str, workload: &'static str, pool: Pool, tasks: usize) -> System {
+    System::new(name, move || {
+        let figures = python::run(workload, pool, &[tasks.to_string()])?;
+        let total = *figures.first().ok_or("peers.py gave no memory figure")?;
         Ok(vec![total - PAYLOAD, total])
     })
 }

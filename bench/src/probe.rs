@@ -7,7 +7,7 @@
 use std::process::{Command, ExitCode};
 
 use crate::harness::BenchResult;
-use crate::{memory, processes};
+use crate::{memory, startup};
 
 /// The hidden first argument that makes this binary a probe.
 const PROBE_FLAG: &str = "__probe";
@@ -52,6 +52,6 @@ fn measure(kind: &str, size: &str) -> BenchResult<f64> {
     let size: usize = size
         .parse()
         .map_err(|_| format!("bad probe size `{size}`"))?;
-    let found = memory::probe(kind, size).or_else(|| processes::probe(kind, size));
+    let found = memory::probe(kind, size).or_else(|| startup::probe(kind, size));
     found.unwrap_or_else(|| Err(format!("unknown probe `{kind}`").into()))
 }

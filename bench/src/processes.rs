@@ -15,11 +15,11 @@ use crate::cli::Sizes;
 use crate::harness::{
     BenchResult, System, Target, Unit, Workload, check_sum, throughput, time_round_trips,
 };
-use crate::stats::median;
+use crate::procspawn_peers;
+use crate::python::{self, Pool};
 use crate::work::{
     block_sum, burn, byte_sum, calibrate, double, increment, payload, payload_total,
 };
-use crate::{probe, procspawn_peers, python};
 
 /// Workers of the throughput and latency pools.
 const WORKERS: usize = 2;
@@ -36,11 +36,18 @@ pub fn tiny_process(sizes: &Sizes) -> Workload {
             python::system(
                 "Python ProcessPoolExecutor",
                 "tiny-process",
+                Pool::Processes,
                 vec![n.to_string()],
             )
             .with_target(Target::RatioAtLeast(60.0)),
             System::new("procspawn Pool", move || procspawn_peers::tiny(n))
                 .with_target(Target::RatioAtLeast(20.0)),
+            python::system(
+                "Python multiprocessing apply_async",
+                "tiny-process",
+                Pool::Multiprocessing,
+                vec![n.to_string()],
+            ),
         ],
         compared: true,
     }
@@ -58,6 +65,7 @@ pub fn tiny_process_chunked(sizes: &Sizes) -> Workload {
             python::system(
                 "Python multiprocessing imap",
                 "tiny-process-chunked",
+                Pool::Multiprocessing,
                 vec![n.to_string()],
             )
             .with_target(Target::RatioAtLeast(1.0)),
@@ -96,75 +104,19 @@ where
                 procspawn_peers::payloads(name, n, bytes, task)
             })
             .with_target(Target::RatioAtLeast(5.0)),
-            python::system("Python ProcessPoolExecutor", "payload-process", args),
-        ],
-        compared: true,
-    }
-}
-
-/// `startup-process`: create 4 workers, run one task, shut down.
-pub fn startup_process(sizes: &Sizes) -> Workload {
-    let repetitions = sizes.startup_repetitions;
-    Workload {
-        name: "startup-process",
-        metrics: &[""],
-        unit: Unit::Milliseconds,
-        systems: vec![
-            System::new("poolscope ProcessPool", move || {
-                startup_poolscope(repetitions)
-            })
-            .with_target(Target::AtMost(3.0)),
             python::system(
                 "Python ProcessPoolExecutor",
-                "startup-process",
-                vec![repetitions.to_string()],
+                "payload-process",
+                Pool::Processes,
+                args,
             ),
-            System::new("procspawn Pool", move || {
-                procspawn_peers::startup(repetitions)
-            }),
         ],
         compared: true,
     }
 }
 
-/// `startup-process-cold`: the same in a fresh program, where the first pool also starts the
-/// fork server that later pools share.
-pub fn startup_process_cold(sizes: &Sizes) -> Workload {
-    let repetitions = sizes.startup_repetitions.div_ceil(4);
-    Workload {
-        name: "startup-process-cold",
-        metrics: &[""],
-        unit: Unit::Milliseconds,
-        systems: vec![System::new("poolscope ProcessPool", move || {
-            let times: BenchResult<Vec<f64>> = (0..repetitions)
-                .map(|_| probe::run(COLD_START_PROBE, 4))
-                .collect();
-            Ok(vec![median(&times?).ok_or("no repetitions")?])
-        })],
-        compared: true,
-    }
-}
-
-/// The probe that times the first pool of a fresh program.
-const COLD_START_PROBE: &str = "startup-cold";
-
-/// Takes the figure of the probe `kind` in this process, if `kind` names one of this module.
-pub fn probe(kind: &str, workers: usize) -> Option<BenchResult<f64>> {
-    (kind == COLD_START_PROBE).then(|| cold_start(workers))
-}
-
-/// Starts this program's first pool of `workers`, runs one task and shuts down; in ms.
-fn cold_start(workers: usize) -> BenchResult<f64> {
-    let started = Instant::now();
-    let pool = start_pool(workers)?;
-    let got = pool.submit(increment, 1).result()?;
-    pool.shutdown(true);
-    let millis = started.elapsed().as_secs_f64() * 1e3;
-    check_sum("startup-process-cold", got, 2)?;
-    Ok(millis)
-}
-
-/// `cpu-process`: CPU-bound tasks on 2 workers against the same tasks run serially.
+/// `cpu-process`: CPU-bound tasks on 2 workers against the same tasks run serially, on 2
+/// plain threads, and on the peers' pools of 2.
 pub fn cpu_process(sizes: &Sizes) -> Workload {
     let (tasks, millis) = (sizes.cpu_tasks, sizes.cpu_task_ms);
     Workload {
@@ -180,6 +132,21 @@ pub fn cpu_process(sizes: &Sizes) -> Workload {
             System::new("2 plain threads (the machine's ceiling)", move || {
                 cpu_threads(tasks, millis)
             }),
+            System::new("procspawn Pool", move || {
+                procspawn_peers::cpu(tasks, millis)
+            }),
+            python::system(
+                "Python ProcessPoolExecutor",
+                "cpu-process",
+                Pool::Processes,
+                vec![tasks.to_string(), millis.to_string()],
+            ),
+            python::system(
+                "Python multiprocessing apply_async",
+                "cpu-process",
+                Pool::Multiprocessing,
+                vec![tasks.to_string(), millis.to_string()],
+            ),
         ],
         compared: true,
     }
@@ -198,6 +165,13 @@ pub fn latency_process(sizes: &Sizes) -> Workload {
             python::system(
                 "Python ProcessPoolExecutor",
                 "latency-process",
+                Pool::Processes,
+                vec![samples.to_string()],
+            ),
+            python::system(
+                "Python multiprocessing apply_async",
+                "latency-process",
+                Pool::Multiprocessing,
                 vec![samples.to_string()],
             ),
         ],
@@ -268,20 +242,6 @@ where
     let figure = throughput(n, started);
     check_sum(name, total, payload_total(n, bytes))?;
     Ok(vec![figure])
-}
-
-/// poolscope: a pool of 4, one task, shutdown; the median of `repetitions`, in ms.
-fn startup_poolscope(repetitions: usize) -> BenchResult<Vec<f64>> {
-    let mut times = Vec::with_capacity(repetitions);
-    for _ in 0..repetitions {
-        let started = Instant::now();
-        let pool = start_pool(4)?;
-        let got = pool.submit(increment, 1).result()?;
-        pool.shutdown(true);
-        times.push(started.elapsed().as_secs_f64() * 1e3);
-        check_sum("startup-process", got, 2)?;
-    }
-    Ok(vec![median(&times).ok_or("no repetitions")?])
 }
 
 /// poolscope: `tasks` burns of `millis` ms each on 2 workers.

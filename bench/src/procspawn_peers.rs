@@ -12,7 +12,7 @@ use serde::de::DeserializeOwned;
 
 use crate::harness::{BenchResult, check_sum, throughput, time_round_trips};
 use crate::stats::median;
-use crate::work::{double, increment, payload, payload_total};
+use crate::work::{burn, calibrate, double, increment, payload, payload_total};
 
 /// The most calls in flight at once.
 const WINDOW: usize = 1024;
@@ -83,16 +83,37 @@ where
 
 /// `startup-process`: a pool of 4, one call, shutdown; the median of `repetitions`, in ms.
 pub fn startup(repetitions: usize) -> BenchResult<Vec<f64>> {
-    let mut times = Vec::with_capacity(repetitions);
-    for _ in 0..repetitions {
-        let started = Instant::now();
-        let pool = procspawn::Pool::new(4).map_err(spawn_error)?;
-        let got = pool.spawn(1, increment).join().map_err(spawn_error)?;
-        pool.shutdown();
-        times.push(started.elapsed().as_secs_f64() * 1e3);
-        check_sum("startup-process", got, 2)?;
-    }
+    let times: Vec<f64> = (0..repetitions)
+        .map(|_| start_once(4))
+        .collect::<BenchResult<_>>()?;
     Ok(vec![median(&times).ok_or("no repetitions")?])
+}
+
+/// Starts a pool of `workers`, runs one call and shuts down; in ms.
+pub fn start_once(workers: usize) -> BenchResult<f64> {
+    let started = Instant::now();
+    let pool = procspawn::Pool::new(workers).map_err(spawn_error)?;
+    let got = pool.spawn(1, increment).join().map_err(spawn_error)?;
+    pool.shutdown();
+    let millis = started.elapsed().as_secs_f64() * 1e3;
+    check_sum("startup-process", got, 2)?;
+    Ok(millis)
+}
+
+/// `cpu-process`: `tasks` calls of [`burn`], each about `millis` ms of CPU, on a pool of 2.
+pub fn cpu(tasks: usize, millis: u64) -> BenchResult<Vec<f64>> {
+    let task = calibrate(millis);
+    let started = Instant::now();
+    let pool = procspawn::Pool::new(WORKERS).map_err(spawn_error)?;
+    let handles: Vec<_> = (0..tasks)
+        .map(|_| pool.spawn(task.iterations, burn))
+        .collect();
+    for handle in handles {
+        let got = handle.join().map_err(spawn_error)?;
+        check_sum("cpu-process", got, task.result)?;
+    }
+    pool.shutdown();
+    Ok(vec![throughput(tasks, started)])
 }
 
 /// `latency-process`: one call at a time on a pool of 2.

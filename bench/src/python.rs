@@ -1,4 +1,4 @@
-//! Python's side: `peers.py`, run as a fresh interpreter for every (workload, round).
+//! Python's side: `peers.py`, run as a fresh interpreter for every (workload, pool, round).
 //!
 //! A fresh process per run keeps the round-robin honest: Python's figures are taken between
 //! the Rust systems' runs, under the same machine load. The script times only the work, not
@@ -10,7 +10,7 @@ use std::process::Command;
 use crate::harness::{BenchResult, System};
 
 /// The interpreter to run; `PYTHON` overrides `python3`.
-fn interpreter() -> String {
+pub fn interpreter() -> String {
     std::env::var("PYTHON").unwrap_or_else(|_| "python3".to_owned())
 }
 
@@ -19,16 +19,40 @@ fn script() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("peers.py")
 }
 
-/// A contender named `name` that runs `peers.py WORKLOAD ARGS...`.
-pub fn system(name: &'static str, workload: &'static str, args: Vec<String>) -> System {
-    System::new(name, move || run(workload, &args))
+/// The Python pool a workload runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pool {
+    /// `concurrent.futures.ThreadPoolExecutor`.
+    Threads,
+    /// `concurrent.futures.ProcessPoolExecutor`.
+    Processes,
+    /// `multiprocessing.Pool`, one `apply_async` per task (or `imap` where the workload
+    /// says so).
+    Multiprocessing,
 }
 
-/// Runs the script once for `workload` and parses its figures.
-pub fn run(workload: &str, args: &[String]) -> BenchResult<Vec<f64>> {
+impl Pool {
+    /// The name `peers.py` knows the pool by.
+    fn argument(self) -> &'static str {
+        match self {
+            Pool::Threads => "threads",
+            Pool::Processes => "processes",
+            Pool::Multiprocessing => "multiprocessing",
+        }
+    }
+}
+
+/// A contender named `name` that runs `peers.py WORKLOAD POOL ARGS...`.
+pub fn system(name: &'static str, workload: &'static str, pool: Pool, args: Vec<String>) -> System {
+    System::new(name, move || run(workload, pool, &args))
+}
+
+/// Runs the script once for `workload` on `pool` and parses its figures.
+pub fn run(workload: &str, pool: Pool, args: &[String]) -> BenchResult<Vec<f64>> {
     let output = Command::new(interpreter())
         .arg(script())
         .arg(workload)
+        .arg(pool.argument())
         .args(args)
         .output()
         .map_err(|error| format!("cannot run {}: {error}", interpreter()))?;

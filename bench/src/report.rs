@@ -1,9 +1,9 @@
-//! The markdown table of medians, ratios and targets, and the machine it was measured on.
+//! The markdown report: the run, the machine, the table of medians, ratios and targets.
 
 use std::fmt::Write as _;
-use std::process::Command;
 
 use crate::harness::{Measured, Target, Unit};
+use crate::machine;
 use crate::stats::median;
 
 /// One line of the table.
@@ -20,21 +20,50 @@ struct Row {
     ratio: String,
     /// The goal, written out.
     target: String,
-    /// Whether the goal was met.
-    met: &'static str,
+    /// Whether the goal was met, and in how many rounds.
+    met: String,
 }
 
-/// The whole report: title, machine, table and notes.
-pub fn markdown(measured: &[Measured], rounds: usize, command: &str) -> String {
+/// What the report says about the run besides its figures.
+pub struct Header<'a> {
+    /// The command line as a user would retype it.
+    pub command: &'a str,
+    /// How many rounds ran.
+    pub rounds: usize,
+    /// Whether the sizes were `--quick`'s.
+    pub quick: bool,
+    /// The commit and state of the source tree, from [`machine::source_tree`].
+    pub source: &'a str,
+}
+
+/// The whole report: title, run, machine, table and notes.
+pub fn markdown(measured: &[Measured], header: &Header) -> String {
     let mut text = String::new();
     let _ = writeln!(text, "# poolscope benchmark results\n");
-    let _ = writeln!(text, "Command: `{command}`, {rounds} round(s).\n");
-    text.push_str(&machine());
+    let _ = write!(
+        text,
+        "Command: `{}`, {} round(s)",
+        header.command, header.rounds
+    );
+    let _ = writeln!(text, "{}.\n", if header.quick { QUICK } else { "" });
+    if cfg!(debug_assertions) {
+        let _ = writeln!(text, "{UNOPTIMIZED}\n");
+    }
+    let _ = writeln!(text, "- source: {}", header.source);
+    text.push_str(&machine::describe());
     text.push('\n');
     text.push_str(&table(measured));
     text.push_str(NOTES);
     text
 }
+
+/// Added to the command line of a `--quick` report.
+const QUICK: &str = ", with the small sizes of `--quick`: a check that everything runs, not the \
+sizes the targets are set for";
+
+/// The warning at the top of a report from a build without optimizations.
+const UNOPTIMIZED: &str = "**Unoptimized build (debug assertions on): these figures and ratios \
+mean nothing; they only show that the workloads ran.**";
 
 /// How to read the table, and what each workload does.
 const NOTES: &str = "
@@ -42,29 +71,43 @@ Each round runs every system of a workload once, one after the other, starting e
 from a different system. *median* is the median over rounds; *ratio* is the median over rounds
 of poolscope's figure divided by the peer's figure of the same round. For tasks/s a ratio
 above 1 means poolscope is faster; for ms, µs and bytes/task a ratio below 1 means poolscope
-needs less. Pool creation and shutdown are timed in every throughput workload, for every
+needs less. *met?* says yes only when every round of this run meets the target, judged on
+that round's ratio or figure (a failed round does not meet it); otherwise it says in how
+many rounds the target was met. Pool creation and shutdown are timed in every throughput workload, for every
 system. Python's figures exclude the interpreter's start. Every run checks its results.
 Why a target is missed, with profiles, is in `ANALYSIS.md` beside this file.
 
 - tiny-thread: 100,000 submits of `x + 1` on 2 threads, every result collected. rayon and
   threadpool send results back through a channel.
-- latency-thread, latency-process: one task at a time on a warm pool of 2, submit to result.
-- tiny-process: 20,000 tasks `x -> 2x` on 2 processes, one submit each; procspawn keeps at
-  most 1,024 calls in flight.
+- latency-thread, latency-process: one task at a time on a warm pool of 2, submit to result
+  (`apply_async(f, (x,)).get()` on `multiprocessing.Pool`).
+- tiny-process: 20,000 tasks `x -> 2x` on 2 processes, one submit each (one `apply_async`
+  each on `multiprocessing.Pool`); procspawn keeps at most 1,024 calls in flight.
 - tiny-process-chunked: the same through `map_chunked(f, items, 64)`, against
   `multiprocessing.Pool(2).imap(f, items, chunksize=64)`.
 - payload-process: 2,000 tasks that take a 64 KiB `Vec<u8>` (`bytes` in Python) and return
   its byte sum.
 - startup-process: start 4 workers, run 1 task, shut down; the median of 20 per round. Every
   poolscope pool of a program shares one fork server, so after the first pool this measures
-  forking workers from a running server; startup-process-cold times the first pool of a fresh
-  program, fork server start included (the median of 5 programs per round).
+  forking workers from a running server. Python and procspawn keep nothing running between
+  pools, so each of their pools pays its full start: their startup-process figure is a cold
+  start. startup-process-cold times the first pool of a fresh program, for poolscope with
+  its fork server's start, for procspawn in a fresh run of the benchmark, for Python in a
+  fresh interpreter (the median of 5 programs per round). No figure includes the start of
+  the program or interpreter itself. The 3 ms target applies to both.
 - cpu-process: 16 tasks of about 50 ms of CPU each (a calibrated busy loop) on 2 workers,
-  against the same tasks run one after the other, and split between 2 plain threads.
+  against the same tasks run one after the other, split between 2 plain threads, and on the
+  peers' pools of 2. Python's tasks run the same loop in Python, calibrated in Python to the
+  same 50 ms, so each takes as long as a Rust task, not as many steps.
 - memory-thread, memory-process: 1,000,000 tasks queued at once behind blocked workers; the
   growth of the parent's peak resident size (VmHWM) per queued task, handles and the
   caller's vector of them included; *beyond payload* subtracts the task's own 8-byte
-  argument, wherever the pool keeps it.
+  argument, wherever the pool keeps it (8 bytes for Python too, whose `int` argument takes
+  28). Python's executors are measured the same way in a fresh interpreter, and cancel the
+  queued tasks once measured instead of running them; the tasks that still run are checked.
+  procspawn is absent: every call it queues keeps three sockets open, so its `spawn` fails
+  once the process runs out of file descriptors (at 6,662 queued calls with a limit of
+  20,000), far short of 1,000,000.
 
 Figures and sizes are those of a full run; `--quick` shrinks every size.
 ";
@@ -97,11 +140,18 @@ fn rows(entry: &Measured) -> Vec<Row> {
             name => format!("{} {name}", workload.name),
         };
         for (index, system) in workload.systems.iter().enumerate() {
-            let values = figures(entry, index, metric);
-            let ratio = (index > 0 && workload.compared)
-                .then(|| ratio(entry, index, metric))
-                .flatten();
+            let values = per_round(entry, index, metric);
+            let ratios = if index > 0 && workload.compared {
+                ratios_per_round(entry, index, metric)
+            } else {
+                Vec::new()
+            };
+            let ratio = median_of_rounds(&ratios);
             let target = if metric == 0 { system.target } else { None };
+            let verdict = target.map(|target| match target {
+                Target::RatioAtLeast(_) => Verdict::judge(target, &ratios),
+                Target::AtMost(_) => Verdict::judge(target, &values),
+            });
             rows.push(Row {
                 workload: label.clone(),
                 system: system.name,
@@ -109,24 +159,38 @@ fn rows(entry: &Measured) -> Vec<Row> {
                 unit: workload.unit.label(),
                 ratio: ratio.map_or_else(String::new, |ratio| format!("{ratio:.2}")),
                 target: target.map_or_else(String::new, |t| target_text(t, workload.unit)),
-                met: met(target, median(&values), ratio),
+                met: verdict.map_or_else(String::new, Verdict::text),
             });
         }
     }
     rows
 }
 
-/// One metric's figures of one system, from the rounds that succeeded.
-fn figures(entry: &Measured, system: usize, metric: usize) -> Vec<f64> {
+/// One metric's figure of one system in each round; `None` for a round that failed.
+fn per_round(entry: &Measured, system: usize, metric: usize) -> Vec<Option<f64>> {
     entry.figures[system]
         .iter()
-        .filter_map(|round| round.as_ref().ok()?.get(metric).copied())
+        .map(|round| round.as_ref().ok()?.get(metric).copied())
         .collect()
 }
 
+/// poolscope's figure over the peer's in each round; `None` where either failed.
+fn ratios_per_round(entry: &Measured, peer: usize, metric: usize) -> Vec<Option<f64>> {
+    let ours = per_round(entry, 0, metric);
+    let theirs = per_round(entry, peer, metric);
+    let pairs = ours.into_iter().zip(theirs);
+    pairs.map(|(ours, theirs)| Some(ours? / theirs?)).collect()
+}
+
+/// The median over the rounds that have a figure.
+fn median_of_rounds(values: &[Option<f64>]) -> Option<f64> {
+    let figures: Vec<f64> = values.iter().flatten().copied().collect();
+    median(&figures)
+}
+
 /// The median, or the first error when no round succeeded.
-fn median_text(entry: &Measured, system: usize, values: &[f64], unit: Unit) -> String {
-    if let Some(value) = median(values) {
+fn median_text(entry: &Measured, system: usize, values: &[Option<f64>], unit: Unit) -> String {
+    if let Some(value) = median_of_rounds(values) {
         return format_value(value, unit);
     }
     let error = entry.figures[system]
@@ -135,30 +199,53 @@ fn median_text(entry: &Measured, system: usize, values: &[f64], unit: Unit) -> S
     format!("failed: {}", error.map_or("no rounds", String::as_str))
 }
 
-/// The median over rounds of poolscope's figure over the peer's, from rounds where both ran.
-fn ratio(entry: &Measured, peer: usize, metric: usize) -> Option<f64> {
-    let pairs = entry.figures[0].iter().zip(&entry.figures[peer]);
-    let ratios: Vec<f64> = pairs
-        .filter_map(|(ours, theirs)| {
-            let ours = ours.as_ref().ok()?.get(metric)?;
-            let theirs = theirs.as_ref().ok()?.get(metric)?;
-            Some(ours / theirs)
-        })
-        .collect();
-    median(&ratios)
+/// How a target fared in one run.
+///
+/// A target is met in the run only when every round meets it: a median that meets it while
+/// some rounds do not is a target reached some of the time, and the table says so.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Verdict {
+    /// Whether the median over rounds meets the goal; `None` when no round has a figure.
+    median_meets: Option<bool>,
+    /// How many rounds meet the goal; a failed round does not.
+    rounds_met: usize,
+    /// How many rounds ran, failed ones included.
+    rounds: usize,
 }
 
-/// Whether `target` was met, given the row's median and ratio.
-fn met(target: Option<Target>, median: Option<f64>, ratio: Option<f64>) -> &'static str {
-    let reached = match target {
-        None => return "",
-        Some(Target::RatioAtLeast(goal)) => ratio.map(|ratio| ratio >= goal),
-        Some(Target::AtMost(goal)) => median.map(|median| median <= goal),
-    };
-    match reached {
-        Some(true) => "yes",
-        Some(false) => "**no**",
-        None => "n/a",
+impl Verdict {
+    /// Judges `target` on its figure in each round: poolscope's own figure for
+    /// [`Target::AtMost`], the ratio poolscope/peer for [`Target::RatioAtLeast`].
+    fn judge(target: Target, rounds: &[Option<f64>]) -> Verdict {
+        let meets = |value: f64| match target {
+            Target::RatioAtLeast(goal) => value >= goal,
+            Target::AtMost(goal) => value <= goal,
+        };
+        Verdict {
+            median_meets: median_of_rounds(rounds).map(meets),
+            rounds_met: rounds
+                .iter()
+                .flatten()
+                .filter(|&&value| meets(value))
+                .count(),
+            rounds: rounds.len(),
+        }
+    }
+
+    /// The verdict as written in the table's *met?* column.
+    fn text(self) -> String {
+        let Some(median_meets) = self.median_meets else {
+            return "n/a".to_owned();
+        };
+        let plural = if self.rounds == 1 { "" } else { "s" };
+        let count = format!("{} of {} round{plural}", self.rounds_met, self.rounds);
+        if self.rounds_met == self.rounds {
+            format!("yes ({count})")
+        } else if median_meets {
+            format!("**no**: met in {count}, though the median meets it")
+        } else {
+            format!("**no**: met in {count}")
+        }
     }
 }
 
@@ -195,60 +282,10 @@ fn group_thousands(value: u64) -> String {
     grouped
 }
 
-/// The date and the machine: cores, CPU, kernel, compilers.
-fn machine() -> String {
-    let cores = std::thread::available_parallelism().map_or(0, usize::from);
-    let cpu = std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|info| cpu_model(&info))
-        .unwrap_or_else(|| "unknown".to_owned());
-    let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease").map_or_else(
-        |_| "unknown".to_owned(),
-        |release| release.trim().to_owned(),
-    );
-    format!(
-        "- date: {}\n- machine: {cores} cores (nproc), {cpu}\n- kernel: Linux {kernel}\n\
-         - rustc: {}\n- python: {}\n- load average (1, 5, 15 min) when the report was written: {}\n",
-        command_output("date", &["-u", "+%Y-%m-%d %H:%M UTC"]),
-        command_output("rustc", &["--version"]),
-        command_output("python3", &["--version"]),
-        load_average(),
-    )
-}
-
-/// The first three fields of `/proc/loadavg`: other work on the machine skews every figure.
-fn load_average() -> String {
-    let text = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
-    let fields: Vec<&str> = text.split_whitespace().take(3).collect();
-    if fields.is_empty() {
-        "unknown".to_owned()
-    } else {
-        fields.join(" ")
-    }
-}
-
-/// The first `model name` of `/proc/cpuinfo`.
-fn cpu_model(info: &str) -> Option<String> {
-    let line = info.lines().find(|line| line.starts_with("model name"))?;
-    Some(line.split_once(':')?.1.trim().to_owned())
-}
-
-/// The trimmed standard output of a command, or `unknown`.
-fn command_output(program: &str, args: &[&str]) -> String {
-    Command::new(program)
-        .args(args)
-        .output()
-        .ok()
-        .filter(|output| output.status.success())
-        .map_or_else(
-            || "unknown".to_owned(),
-            |output| String::from_utf8_lossy(&output.stdout).trim().to_owned(),
-        )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::harness::{System, Workload};
 
     #[test]
     fn formats_figures() {
@@ -259,18 +296,72 @@ mod tests {
     }
 
     #[test]
-    fn judges_targets() {
+    fn ratios_are_taken_within_each_round() {
+        let figures = |values: &[f64]| values.iter().map(|&value| Ok(vec![value])).collect();
+        let workload = Workload {
+            name: "w",
+            metrics: &[""],
+            unit: Unit::TasksPerSecond,
+            systems: vec![
+                System::new("ours", || Ok(vec![])),
+                System::new("theirs", || Ok(vec![])).with_target(Target::RatioAtLeast(1.0)),
+            ],
+            compared: true,
+        };
+        let entry = Measured {
+            workload,
+            figures: vec![figures(&[10.0, 20.0]), figures(&[5.0, 40.0])],
+        };
+        let rows = rows(&entry);
+        assert_eq!(rows[1].ratio, "1.25");
         assert_eq!(
-            met(Some(Target::RatioAtLeast(1.0)), Some(5.0), Some(1.2)),
-            "yes"
+            rows[1].met,
+            "**no**: met in 1 of 2 rounds, though the median meets it"
+        );
+        assert_eq!((rows[0].ratio.as_str(), rows[0].met.as_str()), ("", ""));
+    }
+
+    /// The verdict text of `target` on one figure per round.
+    fn verdict(target: Target, rounds: &[Option<f64>]) -> String {
+        Verdict::judge(target, rounds).text()
+    }
+
+    #[test]
+    fn a_target_is_met_only_when_every_round_meets_it() {
+        let at_least = Target::RatioAtLeast(1.0);
+        let every = [Some(1.2), Some(1.1), Some(1.0)];
+        assert_eq!(verdict(at_least, &every), "yes (3 of 3 rounds)");
+        let most = [Some(1.2), Some(0.9), Some(1.1)];
+        assert_eq!(
+            verdict(at_least, &most),
+            "**no**: met in 2 of 3 rounds, though the median meets it"
+        );
+        let few = [Some(0.8), Some(1.1), Some(0.9)];
+        assert_eq!(verdict(at_least, &few), "**no**: met in 1 of 3 rounds");
+        assert_eq!(verdict(at_least, &[Some(1.5)]), "yes (1 of 1 round)");
+    }
+
+    #[test]
+    fn an_upper_bound_is_judged_on_each_round_figure() {
+        let at_most = Target::AtMost(3.0);
+        assert_eq!(
+            verdict(at_most, &[Some(2.5), Some(3.0)]),
+            "yes (2 of 2 rounds)"
         );
         assert_eq!(
-            met(Some(Target::RatioAtLeast(1.0)), Some(5.0), Some(0.8)),
-            "**no**"
+            verdict(at_most, &[Some(3.77)]),
+            "**no**: met in 0 of 1 round"
         );
-        assert_eq!(met(Some(Target::AtMost(3.0)), Some(3.5), None), "**no**");
-        assert_eq!(met(Some(Target::AtMost(3.0)), Some(2.5), None), "yes");
-        assert_eq!(met(Some(Target::AtMost(3.0)), None, None), "n/a");
-        assert_eq!(met(None, Some(1.0), Some(1.0)), "");
+    }
+
+    #[test]
+    fn a_failed_round_does_not_meet_a_target() {
+        let at_most = Target::AtMost(3.0);
+        assert_eq!(
+            verdict(at_most, &[Some(2.0), None, Some(2.0)]),
+            "**no**: met in 2 of 3 rounds, though the median meets it"
+        );
+        assert_eq!(verdict(at_most, &[None, None]), "n/a");
+        assert_eq!(verdict(at_most, &[]), "n/a");
     }
 }

@@ -12,7 +12,7 @@ use crate::cli::Sizes;
 use crate::harness::{
     BenchResult, System, Target, Unit, Workload, check_sum, throughput, time_round_trips,
 };
-use crate::python;
+use crate::python::{self, Pool};
 
 /// Workers of every thread pool here.
 const WORKERS: usize = 2;
@@ -32,6 +32,7 @@ pub fn tiny_thread(sizes: &Sizes) -> Workload {
             python::system(
                 "Python ThreadPoolExecutor",
                 "tiny-thread",
+                Pool::Threads,
                 vec![n.to_string()],
             )
             .with_target(Target::RatioAtLeast(100.0)),
@@ -54,6 +55,7 @@ pub fn latency_thread(sizes: &Sizes) -> Workload {
             python::system(
                 "Python ThreadPoolExecutor",
                 "latency-thread",
+                Pool::Threads,
                 vec![samples.to_string()],
             ),
         ],
