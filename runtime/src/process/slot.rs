@@ -207,6 +207,27 @@ impl Slot {
         (state.head_since.elapsed() >= limit).then_some(head.sequence)
     }
 
+    /// Records `batch` as sent to the worker of `generation`, and returns the sequence of
+    /// its first job; or requeues it, returning `None`, if that worker no longer serves.
+    fn record_sent(&self, pool: &Inner, generation: u64, batch: Vec<Job>) -> Option<u64> {
+        let mut state = self.lock();
+        if !state.serves(generation) {
+            state.requeued.extend(batch);
+            return None;
+        }
+        if state.in_flight.is_empty() {
+            state.head_since = Instant::now();
+            pool.busy_slots.fetch_add(1, Ordering::AcqRel);
+        }
+        let first = state.next_sequence;
+        for job in batch {
+            let sequence = state.next_sequence;
+            state.next_sequence += 1;
+            state.in_flight.push_back(InFlight { sequence, job });
+        }
+        Some(first)
+    }
+
     /// Records that the jobs of `generation` from sequence `first` on never reached it.
     fn never_delivered(&self, generation: u64, first: u64) {
         let mut state = self.lock();

@@ -7,13 +7,13 @@ use std::os::unix::net::UnixStream;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crossbeam_channel::select;
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 
-use super::{InFlight, Job, MAX_START_FAILURES, Slot, WINDOW_TARGET};
+use super::{Job, MAX_START_FAILURES, Slot, WINDOW_TARGET};
 use crate::error::TaskError;
 use crate::process::boot::TASK;
 use crate::process::frame::{self, FrameReader, send_all_vectored};
@@ -332,57 +332,16 @@ impl Writer {
         let Some(current) = &mut self.current else {
             return self.slot.lock().requeued.extend(batch);
         };
-        // Each frame's head and any short argument are copied into `buffer`; a long one is
-        // written from where it lies, through a reference held until the write is done
-        // (once queued as in flight, the job may be settled and dropped at any moment).
-        // `long[i]` is job `i`'s long argument and where the buffer's bytes before it end.
-        self.buffer.clear();
-        let mut long = Vec::new();
-        for job in &batch {
-            let argument = job.payload.as_slice();
-            let length = (frame::TASK_HEAD + argument.len()) as u64;
-            self.buffer.extend_from_slice(&length.to_le_bytes());
-            self.buffer.push(TASK);
-            self.buffer
-                .extend_from_slice(&job.call.trampoline.to_le_bytes());
-            self.buffer
-                .extend_from_slice(&job.call.function.to_le_bytes());
-            match job.payload.shared() {
-                Some(bytes) => long.push((self.buffer.len(), bytes)),
-                None => self.buffer.extend_from_slice(argument),
-            }
-        }
-        let first;
-        {
-            let mut state = self.slot.lock();
-            if !state.serves(current.generation) {
-                state.requeued.extend(batch);
-                return;
-            }
-            if state.in_flight.is_empty() {
-                state.head_since = Instant::now();
-                self.pool.busy_slots.fetch_add(1, Ordering::AcqRel);
-            }
-            current.sent += batch.len();
-            first = state.next_sequence;
-            for job in batch {
-                let sequence = state.next_sequence;
-                state.next_sequence += 1;
-                state.in_flight.push_back(InFlight { sequence, job });
-            }
-        }
+        let long = encode_batch(&mut self.buffer, &batch);
+        let count = batch.len();
+        let Some(first) = self.slot.record_sent(&self.pool, current.generation, batch) else {
+            return;
+        };
+        current.sent += count;
 
-        let mut pieces = Vec::with_capacity(2 * long.len() + 1);
-        let mut written = 0;
-        for (end, bytes) in &long {
-            pieces.push(IoSlice::new(&self.buffer[written..*end]));
-            pieces.push(IoSlice::new(bytes));
-            written = *end;
-        }
-        pieces.push(IoSlice::new(&self.buffer[written..]));
         // A failed write means the worker is gone; its reader settles the jobs, and none of
         // this batch is to blame.
-        if send_all_vectored(&current.socket, &mut pieces).is_err() {
+        if write_batch(&current.socket, &self.buffer, &long).is_err() {
             self.slot.never_delivered(current.generation, first);
         }
         self.buffer.shrink_to(1 << 20);
@@ -395,4 +354,42 @@ impl Writer {
             job.pending.fail(error.clone());
         }
     }
+}
+
+/// A long argument written from where it lies: where the buffer's bytes before it end, and
+/// a reference that keeps it alive until written, since once in flight its job may be
+/// settled and dropped at any moment.
+type LongArgument = (usize, Arc<Vec<u8>>);
+
+/// Encodes the frames of `batch` into `buffer`, all but the long arguments, which are
+/// returned to be written from where they lie.
+fn encode_batch(buffer: &mut Vec<u8>, batch: &[Job]) -> Vec<LongArgument> {
+    buffer.clear();
+    let mut long = Vec::new();
+    for job in batch {
+        let argument = job.payload.as_slice();
+        let length = (frame::TASK_HEAD + argument.len()) as u64;
+        buffer.extend_from_slice(&length.to_le_bytes());
+        buffer.push(TASK);
+        buffer.extend_from_slice(&job.call.trampoline.to_le_bytes());
+        buffer.extend_from_slice(&job.call.function.to_le_bytes());
+        match job.payload.shared() {
+            Some(bytes) => long.push((buffer.len(), bytes)),
+            None => buffer.extend_from_slice(argument),
+        }
+    }
+    long
+}
+
+/// Writes the frames of a batch: `buffer`, with each long argument in its place.
+fn write_batch(socket: &UnixStream, buffer: &[u8], long: &[LongArgument]) -> io::Result<()> {
+    let mut pieces = Vec::with_capacity(2 * long.len() + 1);
+    let mut written = 0;
+    for (end, bytes) in long {
+        pieces.push(IoSlice::new(&buffer[written..*end]));
+        pieces.push(IoSlice::new(bytes));
+        written = *end;
+    }
+    pieces.push(IoSlice::new(&buffer[written..]));
+    send_all_vectored(socket, &mut pieces)
 }
