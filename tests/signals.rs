@@ -3,7 +3,7 @@
 //! Each test re-runs this test binary as a child program that leads a process group of its
 //! own, as a terminal's foreground program does. The child queues 10,000 tasks that each
 //! sleep for ten minutes, so its workers sit inside tasks and none can end by itself, and
-//! reports its workers once every one is busy. The test then takes every descendant of the
+//! reports its workers once every one of them has marked a directory from inside a task. The test then takes every descendant of the
 //! child from `/proc`, signals the child, and checks that within 1 s none of them, and no
 //! process of the child's group, is left.
 //!
@@ -15,6 +15,7 @@ mod support;
 
 use std::collections::BTreeSet;
 use std::os::unix::process::ExitStatusExt;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use poolscope::ProcessPool;
@@ -39,13 +40,29 @@ const EXIT_DEADLINE: Duration = Duration::from_secs(2);
 /// The start methods, by the names a child's role uses.
 const START_METHODS: [&str; 3] = ["forkserver", "spawn", "fork"];
 
+/// The environment variable naming the directory the child's tasks mark, made and removed
+/// by the test.
+const MARKERS: &str = "POOLSCOPE_TEST_MARKERS";
+
 /// The role suffix for a child whose workers ignore Ctrl-C.
 const DEAF: &str = "+deaf";
 
-/// A task that sleeps far longer than any test: its worker cannot end by itself in time.
-fn nap(seconds: u64) -> u64 {
-    std::thread::sleep(Duration::from_secs(seconds));
-    seconds
+/// A task that marks `directory` with its worker's pid, then sleeps far longer than any
+/// test: its worker cannot end by itself in time.
+fn nap(directory: PathBuf) -> u32 {
+    let marker = directory.join(format!("started-{}", std::process::id()));
+    std::fs::write(marker, b"").expect("the marker is writable");
+    std::thread::sleep(Duration::from_secs(600));
+    std::process::id()
+}
+
+/// The pids that have marked `directory`.
+fn marked_pids(directory: &Path) -> BTreeSet<u32> {
+    let entries = std::fs::read_dir(directory).expect("the marker directory is readable");
+    let names = entries.filter_map(|entry| entry.ok()?.file_name().into_string().ok());
+    names
+        .filter_map(|name| name.strip_prefix("started-")?.parse().ok())
+        .collect()
 }
 
 /// A worker initializer that ignores Ctrl-C, as a worker running a library that masks it
@@ -56,7 +73,7 @@ fn ignore_ctrl_c() {
 }
 
 /// The child program: a pool of four with 10,000 long tasks queued, reported once each
-/// worker runs one; then it waits on its tasks until the test ends it.
+/// worker is inside one; then it waits on its tasks until the test ends it.
 fn run_busy_pool(role: &str) -> ! {
     let (method, deaf) = match role.strip_suffix(DEAF) {
         Some(method) => (method, true),
@@ -69,12 +86,15 @@ fn run_busy_pool(role: &str) -> ! {
         builder = builder.initializer(ignore_ctrl_c);
     }
     let pool = builder.build().expect("a valid pool");
-    let handles: Vec<_> = (0..QUEUED).map(|_| pool.submit(nap, 600)).collect();
+    let markers = PathBuf::from(std::env::var_os(MARKERS).expect("the marker directory"));
+    let handles: Vec<_> = (0..QUEUED)
+        .map(|_| pool.submit(nap, markers.clone()))
+        .collect();
 
-    // A running task is on a worker of its own: a worker runs one task at a time.
+    // Every worker of the pool has marked the directory: each one is inside a task.
     let all_busy = wait_until(Duration::from_secs(20), || {
-        let running = handles.iter().take(64).filter(|h| h.running()).count();
-        running == WORKERS && pool.worker_pids().len() == WORKERS
+        let workers: BTreeSet<u32> = pool.worker_pids().into_iter().collect();
+        workers.len() == WORKERS && marked_pids(&markers) == workers
     });
     assert!(all_busy, "the workers never all got a task");
     for pid in pool.worker_pids() {
@@ -97,9 +117,9 @@ struct Family {
 }
 
 /// Starts this binary as the child program of `test` in `role`, in a process group of its
-/// own, and takes its family once it reports ready.
-fn start_child(test: &str, role: &str) -> (Rerun, Family) {
-    let mut child = Rerun::start_in_own_group(test, role, &[]);
+/// own, its tasks marking `markers`, and takes its family once it reports ready.
+fn start_child(test: &str, role: &str, markers: &Path) -> (Rerun, Family) {
+    let mut child = Rerun::start_in_own_group(test, role, &[(MARKERS, markers.as_os_str())]);
     let mut workers = BTreeSet::new();
     loop {
         let line = child.next_report(Duration::from_secs(30));
@@ -183,7 +203,8 @@ fn killing_a_busy_parent_leaves_no_pool_process() {
     become_subreaper();
     for _ in 0..scaled(1) {
         for role in START_METHODS {
-            let (mut child, family) = start_child(TEST, role);
+            let markers = tempfile::tempdir().expect("a temporary directory");
+            let (mut child, family) = start_child(TEST, role, markers.path());
             let status = child.kill();
             assert_eq!(status.signal(), Some(libc::SIGKILL), "{role}: {status:?}");
             family.assert_all_end(role);
@@ -205,7 +226,8 @@ fn ctrl_c_ends_the_program_and_its_pool() {
     let roles: Vec<String> = roles.collect();
     for _ in 0..scaled(1) {
         for role in &roles {
-            let (mut child, family) = start_child(TEST, role);
+            let markers = tempfile::tempdir().expect("a temporary directory");
+            let (mut child, family) = start_child(TEST, role, markers.path());
 
             // What a terminal does on Ctrl-C: SIGINT to the whole foreground process group.
             send_signal_to_group(family.leader, libc::SIGINT);
