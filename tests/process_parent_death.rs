@@ -2,8 +2,8 @@
 //! with it, whatever the start method.
 //!
 //! Each test re-runs this binary as a child program, in a process group of its own, that
-//! starts a pool, keeps its workers busy sleeping and reports their pids (and the fork
-//! server's). The test takes every descendant of the child from `/proc` (they must be the
+//! starts a pool, keeps its workers busy sleeping (each worker marks a directory from
+//! inside its task) and reports their pids (and the fork server's). The test takes every descendant of the child from `/proc` (they must be the
 //! reported processes), kills the child outright, so that no destructor or exit handler of
 //! it runs, and watches all of them, and the child's process group, end.
 //!
@@ -17,13 +17,14 @@
 mod support;
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use poolscope::ProcessPool;
 
 use support::{
     Rerun, await_ends, become_subreaper, child_role, children_of, descendants_of, group_members,
-    process, report, scaled, serial, sleep_then_pid, start_method, wait_until,
+    mark_then_sleep, marked_pids, process, report, scaled, serial, start_method, wait_until,
 };
 
 /// How long the reported processes may take to end once the child is dead.
@@ -32,6 +33,10 @@ const GRACE: Duration = Duration::from_secs(1);
 /// The workers of the child's pool.
 const WORKERS: usize = 2;
 
+/// The environment variable naming the directory the child's tasks mark, made and removed
+/// by the test.
+const MARKERS: &str = "POOLSCOPE_TEST_MARKERS";
+
 /// The child's side: a busy pool, its processes reported, then sleep until killed.
 fn busy_child(role: &str) {
     let pool = ProcessPool::builder()
@@ -39,13 +44,16 @@ fn busy_child(role: &str) {
         .start_method(start_method(role))
         .build()
         .expect("a valid pool");
-    let handles: Vec<_> = (0..WORKERS * 2)
-        .map(|_| pool.submit(sleep_then_pid, 60_000))
+    let markers = PathBuf::from(std::env::var_os(MARKERS).expect("the marker directory"));
+    let _handles: Vec<_> = (0..WORKERS * 2)
+        .map(|_| pool.submit(mark_then_sleep, (markers.clone(), 60)))
         .collect();
+    // Every worker has marked the directory from inside a task.
     let busy = wait_until(Duration::from_secs(20), || {
-        pool.worker_pids().len() == WORKERS && handles[..WORKERS].iter().all(|h| h.running())
+        let workers: BTreeSet<u32> = pool.worker_pids().into_iter().collect();
+        workers.len() == WORKERS && marked_pids(&markers) == workers
     });
-    assert!(busy, "the workers started");
+    assert!(busy, "the workers never all got a task");
 
     let workers = pool.worker_pids();
     for &pid in &workers {
@@ -98,7 +106,9 @@ fn killed_parent_takes_its_processes(test: &str, role: &str) {
 /// ready, kills it, and checks that every one of them and every process of its group ends
 /// within [`GRACE`], the workers killed by the kernel.
 fn kill_and_watch(test: &str, role: &str) {
-    let mut child = Rerun::start_in_own_group(test, role, &[]);
+    let markers = tempfile::tempdir().expect("a temporary directory");
+    let env = [(MARKERS, markers.path().as_os_str())];
+    let mut child = Rerun::start_in_own_group(test, role, &env);
     let reported = read_reports(&mut child);
     check_family(&reported, role, child.pid());
     let descendants = descendants_of(child.pid());

@@ -22,7 +22,7 @@ use poolscope::ProcessPool;
 
 use support::{
     Rerun, await_ends, become_subreaper, child_role, children_of, descendants_of, group_members,
-    process, report, scaled, serial, start_method, wait_until,
+    mark_then_sleep, marked_pids, process, report, scaled, serial, start_method, wait_until,
 };
 
 /// The workers of the child's pool.
@@ -30,6 +30,10 @@ const WORKERS: usize = 4;
 
 /// The tasks the child queues.
 const QUEUED: usize = 10_000;
+
+/// How long each of the child's tasks sleeps: far longer than any test, so that no worker
+/// can end by itself in time.
+const TASK_SECONDS: u64 = 600;
 
 /// How long the child's processes may take to end once it is gone.
 const GRACE: Duration = Duration::from_secs(1);
@@ -46,24 +50,6 @@ const MARKERS: &str = "POOLSCOPE_TEST_MARKERS";
 
 /// The role suffix for a child whose workers ignore Ctrl-C.
 const DEAF: &str = "+deaf";
-
-/// A task that marks `directory` with its worker's pid, then sleeps far longer than any
-/// test: its worker cannot end by itself in time.
-fn nap(directory: PathBuf) -> u32 {
-    let marker = directory.join(format!("started-{}", std::process::id()));
-    std::fs::write(marker, b"").expect("the marker is writable");
-    std::thread::sleep(Duration::from_secs(600));
-    std::process::id()
-}
-
-/// The pids that have marked `directory`.
-fn marked_pids(directory: &Path) -> BTreeSet<u32> {
-    let entries = std::fs::read_dir(directory).expect("the marker directory is readable");
-    let names = entries.filter_map(|entry| entry.ok()?.file_name().into_string().ok());
-    names
-        .filter_map(|name| name.strip_prefix("started-")?.parse().ok())
-        .collect()
-}
 
 /// A worker initializer that ignores Ctrl-C, as a worker running a library that masks it
 /// would: such a worker goes only when the pool takes it down with the program.
@@ -88,7 +74,7 @@ fn run_busy_pool(role: &str) -> ! {
     let pool = builder.build().expect("a valid pool");
     let markers = PathBuf::from(std::env::var_os(MARKERS).expect("the marker directory"));
     let handles: Vec<_> = (0..QUEUED)
-        .map(|_| pool.submit(nap, markers.clone()))
+        .map(|_| pool.submit(mark_then_sleep, (markers.clone(), TASK_SECONDS)))
         .collect();
 
     // Every worker of the pool has marked the directory: each one is inside a task.

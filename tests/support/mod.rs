@@ -13,7 +13,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::ffi::OsStr;
 use std::io::{BufRead, BufReader, Read};
 use std::os::unix::process::CommandExt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::sync::{Mutex, MutexGuard, PoisonError};
@@ -56,6 +56,24 @@ pub fn wait_for_file(gate: PathBuf) -> u32 {
     });
     assert!(opened, "the gate {} never opened", gate.display());
     std::process::id()
+}
+
+/// A task: marks `directory` with a file named after the worker's pid, then sleeps
+/// `seconds`, so that a test can see which workers are inside a task.
+pub fn mark_then_sleep((directory, seconds): (PathBuf, u64)) -> u32 {
+    let marker = directory.join(format!("started-{}", std::process::id()));
+    std::fs::write(marker, b"").expect("the marker is writable");
+    thread::sleep(Duration::from_secs(seconds));
+    std::process::id()
+}
+
+/// The pids of the workers that have marked `directory` with [`mark_then_sleep`].
+pub fn marked_pids(directory: &Path) -> BTreeSet<u32> {
+    let entries = std::fs::read_dir(directory).expect("the marker directory is readable");
+    let names = entries.filter_map(|entry| entry.ok()?.file_name().into_string().ok());
+    names
+        .filter_map(|name| name.strip_prefix("started-")?.parse().ok())
+        .collect()
 }
 
 /// A file whose existence releases the [`wait_for_file`] tasks waiting on it; it opens when
