@@ -1,10 +1,11 @@
 //! A program killed with `SIGKILL` takes its process pool's workers, and the fork server,
 //! with it, whatever the start method.
 //!
-//! Each test re-runs this binary as a child program that starts a pool, keeps its workers
-//! busy sleeping and reports their pids (and the fork server's); the test then kills the
-//! child outright, so that no destructor or exit handler of it runs, and watches the
-//! reported processes end.
+//! Each test re-runs this binary as a child program, in a process group of its own, that
+//! starts a pool, keeps its workers busy sleeping (each worker marks a directory from
+//! inside its task) and reports their pids (and the fork server's). The test takes every descendant of the child from `/proc` (they must be the
+//! reported processes), kills the child outright, so that no destructor or exit handler of
+//! it runs, and watches all of them, and the child's process group, end.
 //!
 //! This test process makes itself a child subreaper: processes orphaned by the child's
 //! death become its children, not init's. A process that has exited but not yet been
@@ -15,13 +16,15 @@
 
 mod support;
 
-use std::collections::BTreeMap;
-use std::time::{Duration, Instant};
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+use std::time::Duration;
 
 use poolscope::ProcessPool;
 
 use support::{
-    Rerun, child_role, children_of, process, report, sleep_then_pid, start_method, wait_until,
+    Rerun, await_ends, become_subreaper, child_role, children_of, descendants_of, group_members,
+    mark_then_sleep, marked_pids, process, report, scaled, serial, start_method, wait_until,
 };
 
 /// How long the reported processes may take to end once the child is dead.
@@ -30,6 +33,10 @@ const GRACE: Duration = Duration::from_secs(1);
 /// The workers of the child's pool.
 const WORKERS: usize = 2;
 
+/// The environment variable naming the directory the child's tasks mark, made and removed
+/// by the test.
+const MARKERS: &str = "POOLSCOPE_TEST_MARKERS";
+
 /// The child's side: a busy pool, its processes reported, then sleep until killed.
 fn busy_child(role: &str) {
     let pool = ProcessPool::builder()
@@ -37,13 +44,16 @@ fn busy_child(role: &str) {
         .start_method(start_method(role))
         .build()
         .expect("a valid pool");
-    let handles: Vec<_> = (0..WORKERS * 2)
-        .map(|_| pool.submit(sleep_then_pid, 60_000))
+    let markers = PathBuf::from(std::env::var_os(MARKERS).expect("the marker directory"));
+    let _handles: Vec<_> = (0..WORKERS * 2)
+        .map(|_| pool.submit(mark_then_sleep, (markers.clone(), 60)))
         .collect();
+    // Every worker has marked the directory from inside a task.
     let busy = wait_until(Duration::from_secs(20), || {
-        pool.worker_pids().len() == WORKERS && handles[..WORKERS].iter().all(|h| h.running())
+        let workers: BTreeSet<u32> = pool.worker_pids().into_iter().collect();
+        workers.len() == WORKERS && marked_pids(&markers) == workers
     });
-    assert!(busy, "the workers started");
+    assert!(busy, "the workers never all got a task");
 
     let workers = pool.worker_pids();
     for &pid in &workers {
@@ -79,74 +89,57 @@ fn read_reports(child: &mut Rerun) -> Reported {
     panic!("the child never got ready; it reported {reported:?}")
 }
 
-/// Makes this process the reaper of orphaned descendants.
-fn become_subreaper() {
-    // SAFETY: `prctl` with integer arguments only sets a flag of this process.
-    let done = unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1 as libc::c_ulong) };
-    assert_eq!(done, 0, "could not become a child subreaper");
-}
-
-/// Reaps `pid` if it is a zombie child of this process; its wait status, if reaped.
-fn reap_zombie(pid: u32) -> Option<i32> {
-    let info = process(pid)?;
-    if !info.is_zombie() || info.ppid != std::process::id() {
-        return None;
-    }
-    let mut status = 0;
-    // SAFETY: `waitpid` writes only to `status`, a live local.
-    let reaped = unsafe { libc::waitpid(pid as libc::pid_t, &mut status, libc::WNOHANG) };
-    (reaped == pid as libc::pid_t).then_some(status)
-}
-
-/// Waits up to [`GRACE`] for every pid to end, reaping those orphaned to this process;
-/// returns the wait status of each reaped one. Panics if any is still running.
-fn await_ends(pids: &[u32]) -> BTreeMap<u32, i32> {
-    let deadline = Instant::now() + GRACE;
-    let mut statuses = BTreeMap::new();
-    let mut left: Vec<u32> = pids.to_vec();
-    loop {
-        left.retain(|&pid| match process(pid) {
-            None => false,
-            Some(info) if info.is_zombie() => match reap_zombie(pid) {
-                Some(status) => statuses.insert(pid, status).is_some(),
-                // A zombie that is not (yet) this process's child has ended all the same.
-                None => info.ppid == std::process::id(),
-            },
-            Some(_) => true,
-        });
-        if left.is_empty() {
-            return statuses;
-        }
-        let running: Vec<_> = left.iter().filter_map(|&pid| process(pid)).collect();
-        assert!(
-            Instant::now() < deadline,
-            "still there after {GRACE:?}: {running:?}"
-        );
-        std::thread::sleep(Duration::from_millis(5));
-    }
-}
-
-/// Kills the child running `role` and checks that its pool's processes all end.
+/// Kills the child running `role`, as often as the soak factor says, and checks each time
+/// that its pool's processes all end.
 fn killed_parent_takes_its_processes(test: &str, role: &str) {
     if let Some(role) = child_role() {
         return busy_child(&role);
     }
+    let _serial = serial();
     become_subreaper();
-    let mut child = Rerun::start(test, role, &[]);
+    for _ in 0..scaled(1) {
+        kill_and_watch(test, role);
+    }
+}
+
+/// Starts the child in a process group of its own, takes all its descendants once it is
+/// ready, kills it, and checks that every one of them and every process of its group ends
+/// within [`GRACE`], the workers killed by the kernel.
+fn kill_and_watch(test: &str, role: &str) {
+    let markers = tempfile::tempdir().expect("a temporary directory");
+    let env = [(MARKERS, markers.path().as_os_str())];
+    let mut child = Rerun::start_in_own_group(test, role, &env);
     let reported = read_reports(&mut child);
     check_family(&reported, role, child.pid());
+    let descendants = descendants_of(child.pid());
+    let reported_pids: BTreeSet<u32> = reported.keys().copied().collect();
+    assert_eq!(
+        descendants, reported_pids,
+        "{role}: the child's descendants are its pool's processes, and only those"
+    );
 
     let status = child.kill();
     assert_eq!(
         std::os::unix::process::ExitStatusExt::signal(&status),
         Some(libc::SIGKILL)
     );
-    let pids: Vec<u32> = reported.keys().copied().collect();
-    let statuses = await_ends(&pids);
+    let mut watched = descendants;
+    watched.extend(group_members(child.pid()));
+    watched.extend(children_of(std::process::id()).iter().map(|info| info.pid));
+    let statuses = match await_ends(&watched, GRACE) {
+        Ok(statuses) => statuses,
+        Err(left) => panic!("{role}: still there after {GRACE:?}: {left:?}"),
+    };
+    let left: Vec<_> = (group_members(child.pid()).into_iter())
+        .chain(children_of(std::process::id()).iter().map(|info| info.pid))
+        .filter_map(process)
+        .filter(|info| !info.is_zombie())
+        .collect();
+    assert!(left.is_empty(), "{role}: left behind: {left:?}");
 
     // Every worker this process reaped was killed by the kernel on its parent's death.
     for (pid, status) in &statuses {
-        if reported[pid].0 == "worker" {
+        if reported.get(pid).is_some_and(|(kind, _)| kind == "worker") {
             assert!(
                 libc::WIFSIGNALED(*status),
                 "worker {pid}: status {status:#x}"

@@ -58,4 +58,30 @@ pub mod __fuzz {
     pub fn read_frames(bytes: &[u8]) -> std::io::Result<Vec<(u8, Vec<u8>)>> {
         crate::process::read_frames(bytes)
     }
+
+    /// Reads every task frame of `bytes` as a worker does, without running any, returning
+    /// each task's two code offsets and encoded argument or the first error.
+    ///
+    /// # Errors
+    ///
+    /// What the frame reader reports, and a frame that is not a well-formed task.
+    pub fn read_tasks(bytes: &[u8]) -> std::io::Result<Vec<(u64, u64, Vec<u8>)>> {
+        let tasks = crate::process::read_tasks(bytes)?;
+        let tasks = tasks.into_iter();
+        Ok(tasks
+            .map(|(call, argument)| (call.trampoline, call.function, argument))
+            .collect())
+    }
+
+    /// The outcome the pool makes of a worker's reply frame of `kind` with `body`.
+    ///
+    /// # Errors
+    ///
+    /// The task's error the reply stands for, or a codec error for bytes that are no reply.
+    pub fn decode_reply<R: serde::de::DeserializeOwned>(
+        kind: u8,
+        body: &[u8],
+    ) -> Result<R, crate::TaskError> {
+        crate::process::decode_reply(kind, body)
+    }
 }

@@ -9,9 +9,11 @@
     reason = "every test binary compiles this module and uses a part of it"
 )]
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::ffi::OsStr;
 use std::io::{BufRead, BufReader, Read};
-use std::path::PathBuf;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::sync::{Mutex, MutexGuard, PoisonError};
@@ -54,6 +56,24 @@ pub fn wait_for_file(gate: PathBuf) -> u32 {
     });
     assert!(opened, "the gate {} never opened", gate.display());
     std::process::id()
+}
+
+/// A task: marks `directory` with a file named after the worker's pid, then sleeps
+/// `seconds`, so that a test can see which workers are inside a task.
+pub fn mark_then_sleep((directory, seconds): (PathBuf, u64)) -> u32 {
+    let marker = directory.join(format!("started-{}", std::process::id()));
+    std::fs::write(marker, b"").expect("the marker is writable");
+    thread::sleep(Duration::from_secs(seconds));
+    std::process::id()
+}
+
+/// The pids of the workers that have marked `directory` with [`mark_then_sleep`].
+pub fn marked_pids(directory: &Path) -> BTreeSet<u32> {
+    let entries = std::fs::read_dir(directory).expect("the marker directory is readable");
+    let names = entries.filter_map(|entry| entry.ok()?.file_name().into_string().ok());
+    names
+        .filter_map(|name| name.strip_prefix("started-")?.parse().ok())
+        .collect()
 }
 
 /// A file whose existence releases the [`wait_for_file`] tasks waiting on it; it opens when
@@ -159,6 +179,81 @@ pub fn is_gone(pid: u32) -> bool {
     process(pid).is_none_or(|info| info.is_zombie())
 }
 
+/// Every descendant of `ancestor`, zombies included: its children, theirs, and so on.
+pub fn descendants_of(ancestor: u32) -> BTreeSet<u32> {
+    let everyone = processes(|_| true);
+    let mut found = BTreeSet::new();
+    let mut parents = vec![ancestor];
+    while let Some(parent) = parents.pop() {
+        for info in everyone.iter().filter(|info| info.ppid == parent) {
+            if found.insert(info.pid) {
+                parents.push(info.pid);
+            }
+        }
+    }
+    found
+}
+
+/// Every process of process group `group`, zombies included.
+pub fn group_members(group: u32) -> BTreeSet<u32> {
+    processes(|info| info.group == group)
+        .iter()
+        .map(|info| info.pid)
+        .collect()
+}
+
+/// Makes this process the reaper of its orphaned descendants: a process whose parent dies
+/// becomes this process's child instead of init's, so that a test can see it and reap it.
+pub fn become_subreaper() {
+    // SAFETY: `prctl` with integer arguments only sets a flag of this process.
+    let done = unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1 as libc::c_ulong) };
+    assert_eq!(done, 0, "could not become a child subreaper");
+}
+
+/// Reaps `pid` if it is a zombie child of this process; its wait status, if reaped.
+pub fn reap_zombie(pid: u32) -> Option<i32> {
+    let info = process(pid)?;
+    if !info.is_zombie() || info.ppid != std::process::id() {
+        return None;
+    }
+    let mut status = 0;
+    // SAFETY: `waitpid` writes only to `status`, a live local.
+    let reaped = unsafe { libc::waitpid(pid as libc::pid_t, &mut status, libc::WNOHANG) };
+    (reaped == pid as libc::pid_t).then_some(status)
+}
+
+/// Waits up to `grace` for every one of `pids` to end, reaping those that are zombie
+/// children of this process (a subreaper's orphans); returns the wait status of each one
+/// reaped, or, once `grace` has passed, the processes still running.
+///
+/// A zombie that is another process's child has ended all the same: it counts as gone.
+pub fn await_ends(
+    pids: &BTreeSet<u32>,
+    grace: Duration,
+) -> Result<BTreeMap<u32, i32>, Vec<ProcessInfo>> {
+    let me = std::process::id();
+    let deadline = Instant::now() + grace;
+    let mut statuses = BTreeMap::new();
+    let mut left = pids.clone();
+    loop {
+        left.retain(|&pid| match process(pid) {
+            None => false,
+            Some(info) if info.is_zombie() => match reap_zombie(pid) {
+                Some(status) => statuses.insert(pid, status).is_some(),
+                None => info.ppid == me,
+            },
+            Some(_) => true,
+        });
+        if left.is_empty() {
+            return Ok(statuses);
+        }
+        if Instant::now() >= deadline {
+            return Err(left.iter().filter_map(|&pid| process(pid)).collect());
+        }
+        thread::sleep(Duration::from_millis(5));
+    }
+}
+
 /// How many times larger than in CI the fault and load campaign runs: the whole number in
 /// `POOLSCOPE_SOAK`, or 1.
 pub fn soak() -> usize {
@@ -180,6 +275,35 @@ pub fn resident_bytes() -> usize {
     let line = status.lines().find(|line| line.starts_with("VmRSS:"));
     let kib = line.and_then(|line| line.split_whitespace().nth(1)?.parse::<usize>().ok());
     kib.unwrap_or(0) * 1024
+}
+
+/// This process's resident memory after handing freed memory back to the system, so that
+/// what an earlier phase freed and the allocator kept does not count.
+pub fn settled_resident_bytes() -> usize {
+    // SAFETY: `malloc_trim` only returns free memory to the system; it has no preconditions.
+    unsafe { libc::malloc_trim(0) };
+    resident_bytes()
+}
+
+/// How many threads this process runs.
+pub fn thread_count() -> usize {
+    std::fs::read_dir("/proc/self/task")
+        .expect("/proc/self/task is readable")
+        .count()
+}
+
+/// The outcome of `handle`, waiting at most `timeout`; panics, naming `what`, if the task
+/// has not settled by then.
+pub fn outcome_within<T>(
+    handle: poolscope::Handle<T>,
+    timeout: Duration,
+    what: &str,
+) -> poolscope::Outcome<T> {
+    assert!(
+        handle.wait_timeout(timeout),
+        "{what} did not settle within {timeout:?}"
+    );
+    handle.result()
 }
 
 /// Spins for about `micros` microseconds, so that a task takes time without sleeping.
@@ -268,6 +392,19 @@ pub struct Finished {
 impl Rerun {
     /// Runs test `test` of this binary alone, as a child in `role`, with `env` added.
     pub fn start(test: &str, role: &str, env: &[(&str, &OsStr)]) -> Rerun {
+        Rerun::spawn(Rerun::command(test, role, env))
+    }
+
+    /// Like [`Rerun::start`], with the child leading a process group of its own, as a
+    /// terminal's foreground program does; the group's id is the child's pid.
+    pub fn start_in_own_group(test: &str, role: &str, env: &[(&str, &OsStr)]) -> Rerun {
+        let mut command = Rerun::command(test, role, env);
+        command.process_group(0);
+        Rerun::spawn(command)
+    }
+
+    /// The command that runs test `test` of this binary alone, as a child in `role`.
+    fn command(test: &str, role: &str, env: &[(&str, &OsStr)]) -> Command {
         let mut command = Command::new(std::env::current_exe().expect("the test binary"));
         command
             .args(["--exact", test, "--nocapture", "--test-threads=1"])
@@ -278,6 +415,11 @@ impl Rerun {
         for (key, value) in env {
             command.env(key, value);
         }
+        command
+    }
+
+    /// Starts `command`, with threads collecting its output.
+    fn spawn(mut command: Command) -> Rerun {
         let mut child = command.spawn().expect("re-running the test binary");
         let stdout = child.stdout.take().expect("piped stdout");
         let mut stderr = child.stderr.take().expect("piped stderr");
@@ -317,6 +459,19 @@ impl Rerun {
             if let Some(report) = report_in(&line) {
                 return Some(report.to_owned());
             }
+        }
+    }
+
+    /// Waits at most `timeout` for the child to end, reaping it; its status, or `None` if
+    /// it still runs.
+    pub fn exit_within(&mut self, timeout: Duration) -> Option<ExitStatus> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let status = self.child.try_wait().expect("polling the re-run child");
+            if status.is_some() || Instant::now() >= deadline {
+                return status;
+            }
+            thread::sleep(Duration::from_millis(2));
         }
     }
 

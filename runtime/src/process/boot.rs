@@ -5,7 +5,7 @@
 //! process of the program; where that variable is set, it becomes a worker or a fork server
 //! and never returns to `main`. So no program needs to call anything for workers to exist.
 
-use std::io::{self, Write};
+use std::io::{self, Read, Write};
 use std::os::fd::{FromRawFd, OwnedFd, RawFd};
 use std::os::unix::fs::MetadataExt;
 use std::os::unix::net::UnixStream;
@@ -132,25 +132,16 @@ fn serve_until_closed(socket: &UnixStream) -> io::Result<()> {
     let mut reader = FrameReader::new(socket);
     let mut out = Vec::new();
     set_up(&mut reader, socket, &mut out)?;
-    while let Some((kind, body)) = reader.next_frame()? {
-        if kind != TASK || body.len() < 16 {
-            return Err(io::Error::new(io::ErrorKind::InvalidData, "bad task frame"));
-        }
-        let call = Call {
-            trampoline: read_u64(&body[0..8]),
-            function: read_u64(&body[8..16]),
-        };
+    while let Some((call, argument)) = next_task(&mut reader)? {
         if !call.is_in_executable() {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidData,
-                "task frame names no code",
-            ));
+            let message = "task frame names no code of the executable";
+            return Err(io::Error::new(io::ErrorKind::InvalidData, message));
         }
         let start = frame::begin(&mut out);
         // SAFETY: the setup proved this process runs the parent's executable, the parent
         // made the call's offsets with `Call::of` or `Call::chunk_of`, and they land in the
         // executable's code.
-        let reply = unsafe { call.run(&body[16..], &mut out) };
+        let reply = unsafe { call.run(argument, &mut out) };
         frame::finish(&mut out, start, reply);
 
         // Answer each task at once: a worker that crashes later loses no finished result.
@@ -159,6 +150,51 @@ fn serve_until_closed(socket: &UnixStream) -> io::Result<()> {
         out.shrink_to(64 * 1024);
     }
     Ok(())
+}
+
+/// The next task's call and argument; `None` once the parent has closed the stream.
+///
+/// # Errors
+///
+/// What the frame reader reports, and [`parse_task`]'s refusal of a frame that is no task.
+pub(crate) fn next_task<R: Read>(reader: &mut FrameReader<R>) -> io::Result<Option<(Call, &[u8])>> {
+    match reader.next_frame()? {
+        Some((kind, body)) => parse_task(kind, body).map(Some),
+        None => Ok(None),
+    }
+}
+
+/// Splits a task frame's body into its call (two offsets) and its encoded argument.
+///
+/// # Errors
+///
+/// `InvalidData` for a frame of another kind, or too short to hold the two offsets.
+pub(crate) fn parse_task(kind: u8, body: &[u8]) -> io::Result<(Call, &[u8])> {
+    // The body's head: the trampoline's offset, then the function's.
+    const CALL: usize = frame::TASK_HEAD - 1;
+    if kind != TASK || body.len() < CALL {
+        let message = format!(
+            "bad task frame: kind {kind} with {} bytes, where a task is kind {TASK} with at least {CALL}",
+            body.len()
+        );
+        return Err(io::Error::new(io::ErrorKind::InvalidData, message));
+    }
+    let call = Call {
+        trampoline: read_u64(&body[0..8]),
+        function: read_u64(&body[8..CALL]),
+    };
+    Ok((call, &body[CALL..]))
+}
+
+/// Reads every task frame of `stream` as a worker does, without running any; for the fuzz
+/// targets and the hostile-input tests.
+pub(crate) fn read_tasks(stream: impl Read) -> io::Result<Vec<(Call, Vec<u8>)>> {
+    let mut reader = FrameReader::new(stream);
+    let mut tasks = Vec::new();
+    while let Some((call, argument)) = next_task(&mut reader)? {
+        tasks.push((call, argument.to_vec()));
+    }
+    Ok(tasks)
 }
 
 /// Reads the setup frame, checks the executable, runs the initializer, and says ready.

@@ -24,7 +24,7 @@ pub(crate) const TASK_HEAD: usize = 1 + 2 * 8;
 const MAX_PIECES: usize = 1024;
 
 /// How many bytes a read asks for at least, so that small frames arrive in batches.
-const READ_CHUNK: usize = 64 * 1024;
+pub(crate) const READ_CHUNK: usize = 64 * 1024;
 
 /// Appends one frame of `kind` to `out`; `body` writes the body.
 pub(crate) fn encode(out: &mut Vec<u8>, kind: u8, body: impl FnOnce(&mut Vec<u8>)) {
@@ -218,12 +218,17 @@ mod tests {
     }
 
     #[test]
-    fn huge_length_prefix_is_refused_without_allocating() {
+    fn a_length_prefix_of_2_pow_63_allocates_only_the_read_buffer() {
         let mut bytes = (1u64 << 63).to_le_bytes().to_vec();
         bytes.push(4);
-        let error = frames(&bytes).unwrap_err();
+        let (result, allocated) = crate::counting_alloc::allocated_by(|| frames(&bytes));
+        let error = result.unwrap_err();
         assert_eq!(error.kind(), io::ErrorKind::InvalidData);
-        assert!(error.to_string().contains("outside"), "{error}");
+        let expected = format!("frame length {} is outside 1..={MAX_FRAME}", 1u64 << 63);
+        assert_eq!(error.to_string(), expected);
+        // The buffer the reader makes before reading a byte, and the error with its message.
+        assert!(allocated <= READ_CHUNK + 256, "{allocated} bytes allocated");
+        eprintln!("a length prefix of 2^63: {allocated} bytes allocated");
     }
 
     #[test]

@@ -35,6 +35,8 @@ use crate::state::Shared;
 pub use chunks::ChunkedMap;
 pub use launch::StartMethod;
 
+pub(crate) use boot::read_tasks;
+
 use call::{Call, REPLY_CODEC, REPLY_PANICKED, REPLY_VALUE};
 use payload::Payload;
 use slot::{Job, Pending, Slot};
@@ -534,22 +536,29 @@ where
     }
 
     fn finish(&self, kind: u8, body: &[u8]) {
-        let outcome = match kind {
-            REPLY_VALUE => postcard::from_bytes(body)
-                .map_err(|error| TaskError::Codec(format!("could not decode the result: {error}"))),
-            REPLY_PANICKED => Err(TaskError::Panicked(
-                String::from_utf8_lossy(body).into_owned(),
-            )),
-            REPLY_CODEC => Err(TaskError::Codec(String::from_utf8_lossy(body).into_owned())),
-            _ => Err(TaskError::Codec(format!(
-                "the worker sent a reply of unknown kind {kind}"
-            ))),
-        };
-        self.settle(outcome);
+        self.settle(decode_reply(kind, body));
     }
 
     fn fail(&self, error: TaskError) {
         self.settle(Err(error));
+    }
+}
+
+/// The outcome a worker's reply frame of `kind` with `body` stands for.
+///
+/// Any bytes at all give an outcome: a panic's text that is not UTF-8 is kept with its bad
+/// bytes replaced, and a reply of a kind the pool never asks for is a codec error.
+pub(crate) fn decode_reply<R: DeserializeOwned>(kind: u8, body: &[u8]) -> Result<R, TaskError> {
+    match kind {
+        REPLY_VALUE => postcard::from_bytes(body)
+            .map_err(|error| TaskError::Codec(format!("could not decode the result: {error}"))),
+        REPLY_PANICKED => Err(TaskError::Panicked(
+            String::from_utf8_lossy(body).into_owned(),
+        )),
+        REPLY_CODEC => Err(TaskError::Codec(String::from_utf8_lossy(body).into_owned())),
+        _ => Err(TaskError::Codec(format!(
+            "the worker sent a reply of unknown kind {kind}"
+        ))),
     }
 }
 
