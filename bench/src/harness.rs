@@ -6,7 +6,7 @@
 //! keeps every figure. Ratios are then taken between figures of the same round.
 
 use std::error::Error;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use crate::stats::{median, percentile};
 
@@ -128,12 +128,19 @@ pub fn run_rounds(workloads: Vec<Workload>, rounds: usize) -> Vec<Measured> {
     measured
 }
 
+/// The pause before each system's run.
+const SETTLE: Duration = Duration::from_millis(100);
+
 /// Runs every system of one workload once, starting from system `round % systems`.
 fn run_round(entry: &mut Measured, round: usize, rounds: usize) {
     let count = entry.workload.systems.len();
     for step in 0..count {
         let index = (round + step) % count;
         let system = &entry.workload.systems[index];
+        // Let the previous system's threads and processes finish ending (a dropped rayon
+        // pool's threads, say, leave on their own time), so they take no processor from
+        // this one.
+        std::thread::sleep(SETTLE);
         let started = Instant::now();
         let figures = run_caught(system);
         eprintln!(
