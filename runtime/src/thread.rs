@@ -26,6 +26,13 @@ thread_local! {
     static CURRENT_POOL: Cell<usize> = const { Cell::new(usize::MAX) };
 }
 
+#[cfg(test)]
+thread_local! {
+    /// Makes the operating system's refusal to start a thread happen on demand in tests:
+    /// while set, this thread cannot start pool threads.
+    static REFUSE_THREAD_STARTS: Cell<bool> = const { Cell::new(false) };
+}
+
 /// A pool of threads that run submitted closures: Python's `ThreadPoolExecutor`.
 ///
 /// Threads start lazily, one per submit that finds no idle thread, up to the pool's size.
@@ -354,30 +361,37 @@ impl Inner {
         if let Some(message) = self.broken.get() {
             return job.abandon(TaskError::InitializerFailed(message.clone()));
         }
+        let mut refused = None;
         let queued = self.gate.pass(job, |job| {
             // The receiver lives in `self`, so the queue cannot be disconnected here.
             let _ = self.sender.send(Message::Run(job));
-            self.add_worker_if_needed();
+            refused = self.add_worker_if_needed().err();
         });
         if let Err(job) = queued {
             job.abandon(TaskError::Shutdown);
         }
+        // Past the entrance: failing tasks runs their callbacks, which may shut down.
+        if let Some(error) = refused {
+            self.fail_if_no_worker(&error);
+        }
     }
 
     /// Starts a thread unless an idle one can take the task just queued, or the pool is full.
-    fn add_worker_if_needed(self: &Arc<Self>) {
+    ///
+    /// # Errors
+    ///
+    /// The operating system's refusal to start the thread.
+    fn add_worker_if_needed(self: &Arc<Self>) -> std::io::Result<()> {
         if self.started.load(Ordering::Relaxed) >= self.max_workers {
-            return;
+            return Ok(());
         }
         let claimed = self
             .idle
             .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| n.checked_sub(1));
         if claimed.is_ok() {
-            return;
+            return Ok(());
         }
-        if let Err(error) = self.start_worker() {
-            self.fail_if_no_worker(&error);
-        }
+        self.start_worker()
     }
 
     /// Starts one more worker thread.
@@ -386,6 +400,12 @@ impl Inner {
         let index = self.started.load(Ordering::Relaxed);
         if index >= self.max_workers {
             return Ok(());
+        }
+        #[cfg(test)]
+        if REFUSE_THREAD_STARTS.with(Cell::get) {
+            return Err(std::io::Error::other(
+                "thread starts are refused in this test",
+            ));
         }
         let name = format!("{}-{}_{}", self.name_prefix, self.number, index);
         let inner = Arc::clone(self);
@@ -501,5 +521,32 @@ impl Inner {
         for thread in threads {
             let _ = thread.join();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{REFUSE_THREAD_STARTS, ThreadPool};
+    use crate::TaskError;
+
+    /// A pool that cannot start a single thread fails its tasks with `WorkerStart`, and one
+    /// that started threads before goes on with them.
+    #[test]
+    fn refused_thread_starts_fail_tasks_with_a_typed_error() {
+        let pool = ThreadPool::new(2);
+        REFUSE_THREAD_STARTS.with(|refuse| refuse.set(true));
+        let refused = pool.submit(|| 1);
+        REFUSE_THREAD_STARTS.with(|refuse| refuse.set(false));
+        match refused.result() {
+            Err(TaskError::WorkerStart(message)) => assert!(message.contains("refused")),
+            other => panic!("expected a start failure, got {other:?}"),
+        }
+        assert_eq!(pool.submit(|| 2).result(), Ok(2));
+
+        REFUSE_THREAD_STARTS.with(|refuse| refuse.set(true));
+        let handles: Vec<_> = (0..10).map(|x| pool.submit(move || x * 3)).collect();
+        REFUSE_THREAD_STARTS.with(|refuse| refuse.set(false));
+        let results: Vec<_> = handles.into_iter().map(|h| h.result()).collect();
+        assert_eq!(results, (0..10).map(|x| Ok(x * 3)).collect::<Vec<_>>());
     }
 }
