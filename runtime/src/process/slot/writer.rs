@@ -135,6 +135,9 @@ impl Writer {
             state.generation += 1;
             state.live = true;
             state.pid = Some(pid);
+            // A failed write to the worker before may be recorded after its end was settled;
+            // it says nothing of this one.
+            state.undelivered_from = None;
             state.generation
         };
         let (pool, slot) = (Arc::clone(&self.pool), Arc::clone(&self.slot));
