@@ -22,7 +22,7 @@ pub(crate) type Callback<T> = Box<dyn FnOnce(&Outcome<T>) + Send>;
 /// signal or a waker, sets [`WATCHED`] under the `watchers` lock; a task so marked is
 /// published under that lock too, which is what keeps wake-ups from being lost.
 pub(crate) struct Shared<T> {
-    /// A phase constant, plus [`WATCHED`].
+    /// A phase constant, plus the flags [`WATCHED`] and [`CALLING`].
     phase: AtomicU8,
     /// Who waits for the task to settle.
     watchers: Mutex<Watchers<T>>,
@@ -30,7 +30,8 @@ pub(crate) struct Shared<T> {
     finished: Condvar,
     /// The outcome: written once, by the thread that moved the task to [`SETTLING`], before
     /// it publishes a done phase; read only after a done phase is seen; taken only through
-    /// the one [`crate::Handle`], by value or pinned, so never while anyone else reads it.
+    /// the one [`crate::Handle`], by value or pinned, and only once [`CALLING`] is clear, so
+    /// never while anyone else reads it.
     outcome: UnsafeCell<Option<Outcome<T>>>,
 }
 
@@ -197,20 +198,16 @@ impl<T> Shared<T> {
             }
             std::hint::spin_loop();
         }
-        let mut watchers = self.watch();
-        watchers.blocked += 1;
-        while !self.is_done() {
-            watchers = (self.finished.wait(watchers)).unwrap_or_else(PoisonError::into_inner);
-        }
-        watchers.blocked -= 1;
+        self.block_until(None);
     }
 
     /// Blocks until the task is done or `timeout` has passed; whether it is done.
     pub(crate) fn block_until_done_within(&self, timeout: Duration) -> bool {
-        if self.is_done() {
-            return true;
-        }
-        let deadline = Instant::now().checked_add(timeout);
+        self.is_done() || self.block_until(Instant::now().checked_add(timeout))
+    }
+
+    /// Blocks until the task is done or `deadline`, if any, has passed; whether it is done.
+    fn block_until(&self, deadline: Option<Instant>) -> bool {
         let mut watchers = self.watch();
         watchers.blocked += 1;
         while !self.is_done() {
@@ -346,8 +343,8 @@ impl<T> Shared<T> {
         self.publish(outcome, done);
     }
 
-    /// Stores `outcome`, runs the callbacks on it, then publishes the task as `done` and
-    /// wakes whoever waits. The caller has moved the task to [`SETTLING`].
+    /// Stores `outcome` and publishes the task as `done`, then wakes whoever waits and runs
+    /// the callbacks. The caller has moved the task to [`SETTLING`].
     fn publish(&self, outcome: Outcome<T>, done: u8) {
         // SAFETY: this thread moved the task to SETTLING, and nobody reads or writes the
         // outcome before a done phase is published.

@@ -56,10 +56,13 @@ where
                 return None;
             }
             let size = chunk.len();
-            let handle = match (&call, Payload::encode(&chunk)) {
-                (Err(error), _) => Handle::failed(error.clone()),
-                (Ok(call), Ok(payload)) => pool.submit_encoded(*call, payload),
-                (Ok(_), Err(error)) => Handle::failed(super::encode_error(&error)),
+            let encoded = call.clone().and_then(|call| {
+                let payload = Payload::encode(&chunk).map_err(|e| super::encode_error(&e))?;
+                Ok((call, payload))
+            });
+            let handle = match encoded {
+                Ok((call, payload)) => pool.submit_encoded(call, payload),
+                Err(error) => Handle::failed(error),
             };
             Some((handle, size))
         };

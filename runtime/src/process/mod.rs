@@ -388,7 +388,6 @@ impl ProcessPoolBuilder {
         Ok(ProcessPool { inner })
     }
 
-    /// Rejects settings of zero.
     /// The executable identity the pool's workers must prove.
     fn identity(&self) -> Result<(u64, u64), BuildError> {
         let identity = boot::executable_identity().map_err(BuildError::Start)?;
@@ -397,6 +396,7 @@ impl ProcessPoolBuilder {
         Ok(identity)
     }
 
+    /// Rejects settings of zero, and an initializer outside the executable.
     fn check(&self) -> Result<(), BuildError> {
         if self.config.max_tasks_per_child == Some(0) {
             let message = "max_tasks_per_child must be at least 1, got 0";
