@@ -92,7 +92,7 @@ fn process_pool_api_prints_the_tasks_then_main() {
 }
 
 /// The worker numbers of `ThreadPool-0_N` thread names in `lines`, after `prefix`.
-fn thread_numbers(lines: &[String], prefix: &str, suffix: &str) -> Vec<u32> {
+fn thread_numbers(lines: &[String], prefix: &str, suffix: &str) -> BTreeSet<u32> {
     let numbers = lines.iter().map(|line| {
         let rest = line.strip_prefix(prefix).expect(line);
         let (number, _) = rest.split_once(suffix).expect(line);
@@ -108,9 +108,7 @@ fn thread_pool_names_its_five_threads_like_python() {
     assert_eq!(last, "main: squares [0, 1, 4, 9, 16, 25, 36, 49, 64, 81]");
     let tasks = &lines[..lines.len() - 1];
     assert_eq!(tasks.len(), 10, "{lines:?}");
-    let workers: BTreeSet<u32> = thread_numbers(tasks, "ThreadPool-0_", " running task ")
-        .into_iter()
-        .collect();
+    let workers = thread_numbers(tasks, "ThreadPool-0_", " running task ");
     assert!(workers.iter().all(|&n| n < 5), "{workers:?}");
 }
 
@@ -120,9 +118,7 @@ fn thread_pool_api_runs_ten_tasks_in_one_process() {
     assert_eq!(lines.last().map(String::as_str), Some("main"), "{lines:?}");
     let tasks = &lines[..lines.len() - 1];
     assert_eq!(tasks.len(), 10, "{lines:?}");
-    let workers: BTreeSet<u32> = thread_numbers(tasks, "name: ThreadPool-0_", " pid: ")
-        .into_iter()
-        .collect();
+    let workers = thread_numbers(tasks, "name: ThreadPool-0_", " pid: ");
     assert!(workers.iter().all(|&n| n < 5), "{workers:?}");
     let expected = format!(" pid: {pid} run");
     assert!(

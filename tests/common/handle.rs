@@ -99,6 +99,18 @@ fn counting_callback(count: &Arc<AtomicUsize>) -> impl FnOnce(&Result<u32, TaskE
     }
 }
 
+/// A callback that sleeps for `millis`, then counts its run in `count`.
+fn slow_counting_callback(
+    count: &Arc<AtomicUsize>,
+    millis: u64,
+) -> impl FnOnce(&Result<u32, TaskError>) + use<> {
+    let count = Arc::clone(count);
+    move |_| {
+        std::thread::sleep(Duration::from_millis(millis));
+        count.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
 /// Callbacks run exactly once, whether added before the task finishes or after.
 pub fn callbacks_run_once<P: TestPool>(make: impl Fn(usize) -> P) {
     let pool = make(1);
@@ -161,11 +173,7 @@ pub fn callback_sees_its_task_done<P: TestPool>(make: impl Fn(usize) -> P) {
     // A slow callback holds back the result, not the task's done state.
     let finished = Arc::new(AtomicUsize::new(0));
     let handle = pool.submit_fn(double, 3);
-    let counter = Arc::clone(&finished);
-    handle.add_done_callback(move |_| {
-        std::thread::sleep(Duration::from_millis(100));
-        counter.fetch_add(1, Ordering::SeqCst);
-    });
+    handle.add_done_callback(slow_counting_callback(&finished, 100));
     assert_eq!(handle.result(), Ok(6));
     assert_eq!(
         finished.load(Ordering::SeqCst),
@@ -278,11 +286,7 @@ pub fn await_handles<P: TestPool>(make: impl Fn(usize) -> P) {
     // A task done while its callback still runs: the await ends once the callback has run.
     let finished = Arc::new(AtomicUsize::new(0));
     let handle = pool.submit_fn(double, 5);
-    let counter = Arc::clone(&finished);
-    handle.add_done_callback(move |_| {
-        std::thread::sleep(Duration::from_millis(50));
-        counter.fetch_add(1, Ordering::SeqCst);
-    });
+    handle.add_done_callback(slow_counting_callback(&finished, 50));
     handle.wait();
     assert_eq!(block_on(handle), Ok(10));
     assert_eq!(finished.load(Ordering::SeqCst), 1);
