@@ -14,7 +14,10 @@ use std::time::Instant;
 
 use poolscope::{ProcessPool, StartMethod};
 
-use support::{ProcessInfo, children_of, exists, open_descriptors, serial, worker_pid};
+use support::{
+    ProcessInfo, children_of, descendants_of, exists, is_zombie, open_descriptors, pids_of, serial,
+    worker_pid,
+};
 
 /// One create-use-shutdown cycle; returns the pids of the workers it saw.
 fn cycle(method: StartMethod, workers: usize) -> Vec<u32> {
@@ -28,13 +31,6 @@ fn cycle(method: StartMethod, workers: usize) -> Vec<u32> {
     pids.push(ran_on);
     pool.shutdown(true);
     pids
-}
-
-/// The children of this process, and the children of those.
-fn descendants() -> Vec<ProcessInfo> {
-    let children = children_of(std::process::id());
-    let grandchildren = children.iter().flat_map(|child| children_of(child.pid));
-    grandchildren.chain(children.iter().copied()).collect()
 }
 
 /// Runs `count` cycles with `method`, alternating one and two workers, and checks after
@@ -56,9 +52,8 @@ fn cycles_leave_nothing(method: StartMethod, count: usize) -> Vec<ProcessInfo> {
                 "round {round}: worker {pid} outlived its pool"
             );
         }
-        let zombies: Vec<_> = descendants()
-            .into_iter()
-            .filter(ProcessInfo::is_zombie)
+        let zombies: Vec<u32> = (descendants_of(std::process::id()).into_iter())
+            .filter(|&pid| is_zombie(pid))
             .collect();
         assert!(zombies.is_empty(), "round {round}: zombies {zombies:?}");
     }
@@ -66,8 +61,8 @@ fn cycles_leave_nothing(method: StartMethod, count: usize) -> Vec<ProcessInfo> {
 
     assert_eq!(open_descriptors(), descriptors, "descriptors leaked");
     assert_eq!(
-        children_of(std::process::id()),
-        long_lived,
+        pids_of(&children_of(std::process::id())),
+        pids_of(&long_lived),
         "the long-lived children"
     );
     assert!(

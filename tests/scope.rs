@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use poolscope::{Handle, TaskError, pool, pool_scope};
 
-use support::{ProcessInfo, children_of, exists, serial, wait_until};
+use support::{children_of, descendants_of, exists, is_zombie, pids_of, serial, wait_until};
 
 /// A short pause, so that tasks are still running when their scope ends unless it waits.
 const PAUSE: Duration = Duration::from_millis(30);
@@ -275,13 +275,6 @@ fn pid_after_pause() -> u32 {
     std::process::id()
 }
 
-/// The children of this process, and the children of those.
-fn descendants() -> Vec<ProcessInfo> {
-    let children = children_of(std::process::id());
-    let grandchildren = children.iter().flat_map(|child| children_of(child.pid));
-    grandchildren.chain(children.iter().copied()).collect()
-}
-
 #[test]
 fn a_process_scope_reaps_every_worker_when_it_ends() {
     let _serial = serial();
@@ -300,15 +293,14 @@ fn a_process_scope_reaps_every_worker_when_it_ends() {
     for pid in &pids {
         assert!(!exists(*pid), "worker {pid} outlived its scope");
     }
-    let children = children_of(std::process::id());
+    let me = std::process::id();
+    let children = pids_of(&children_of(me));
     assert!(children.len() <= 1, "children left: {children:?}");
-    let descendants = descendants();
-    assert!(
-        descendants.iter().all(|process| children.contains(process)),
-        "the fork server has children: {descendants:?}"
-    );
-    assert!(
-        !descendants.iter().any(ProcessInfo::is_zombie),
-        "{descendants:?}"
-    );
+    let descendants = descendants_of(me);
+    assert_eq!(descendants, children, "the fork server has children");
+    let zombies: Vec<u32> = descendants
+        .into_iter()
+        .filter(|&pid| is_zombie(pid))
+        .collect();
+    assert!(zombies.is_empty(), "zombies: {zombies:?}");
 }

@@ -174,6 +174,17 @@ pub fn exists(pid: u32) -> bool {
     process(pid).is_some()
 }
 
+/// Whether `pid` has exited and waits to be reaped.
+pub fn is_zombie(pid: u32) -> bool {
+    process(pid).is_some_and(|info| info.is_zombie())
+}
+
+/// The pids of `processes`, which may have been read at different times: a process's
+/// state letter changes from one read to the next, its pid does not.
+pub fn pids_of(processes: &[ProcessInfo]) -> BTreeSet<u32> {
+    processes.iter().map(|info| info.pid).collect()
+}
+
 /// Whether `pid` is gone: no such process, or a zombie that only waits to be reaped.
 pub fn is_gone(pid: u32) -> bool {
     process(pid).is_none_or(|info| info.is_zombie())
