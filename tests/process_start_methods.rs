@@ -117,3 +117,69 @@ fn spawned_worker_prints_to_program_stdout() {
 fn forked_worker_prints_to_program_stdout() {
     worker_prints_to_program_stdout("forked_worker_prints_to_program_stdout", "fork");
 }
+
+/// Whether this process ignores SIGINT (Ctrl-C).
+fn ignores_ctrl_c((): ()) -> bool {
+    // SAFETY: a zeroed `sigaction` is a valid place for the kernel to write into.
+    let mut current: libc::sigaction = unsafe { std::mem::zeroed() };
+    // SAFETY: with no new action given, `sigaction` only reads the current one into
+    // `current`, which lives through the call.
+    let read = unsafe { libc::sigaction(libc::SIGINT, std::ptr::null(), &mut current) };
+    assert_eq!(read, 0, "sigaction failed");
+    current.sa_sigaction == libc::SIG_IGN
+}
+
+/// The child's side: with SIGINT ignored or not as `role` says, a pool of each start method
+/// reports whether its worker ignores it.
+fn ctrl_c_child(role: &str) {
+    let disposition = match role {
+        "ignored" => libc::SIG_IGN,
+        _ => libc::SIG_DFL,
+    };
+    // SAFETY: the default and "ignore" dispositions install no handler code.
+    unsafe { libc::signal(libc::SIGINT, disposition) };
+    for method in ["forkserver", "spawn", "fork"] {
+        let pool = ProcessPool::builder()
+            .workers(1)
+            .start_method(start_method(method))
+            .build()
+            .expect("a valid pool");
+        let ignored = pool.submit(ignores_ctrl_c, ()).result();
+        report(&format!("{method} {ignored:?}"));
+    }
+}
+
+/// Runs test `test` as a child that ignores SIGINT or not, as `role` says, and checks that
+/// the workers of every start method take it as the child does.
+fn workers_take_ctrl_c_as_their_program(test: &str, role: &str) {
+    if let Some(role) = child_role() {
+        return ctrl_c_child(&role);
+    }
+    let finished = Rerun::start(test, role, &[]).finish(Duration::from_secs(30));
+    finished.assert_success();
+    let expected = format!("Ok({})", role == "ignored");
+    let reports = finished.reports();
+    for method in ["forkserver", "spawn", "fork"] {
+        let line = format!("{method} {expected}");
+        assert!(
+            reports.contains(&line.as_str()),
+            "{method}: expected {expected} in {reports:?}"
+        );
+    }
+}
+
+#[test]
+fn workers_die_of_ctrl_c_when_their_program_would() {
+    workers_take_ctrl_c_as_their_program(
+        "workers_die_of_ctrl_c_when_their_program_would",
+        "default",
+    );
+}
+
+#[test]
+fn workers_ignore_ctrl_c_when_their_program_does() {
+    workers_take_ctrl_c_as_their_program(
+        "workers_ignore_ctrl_c_when_their_program_does",
+        "ignored",
+    );
+}

@@ -38,9 +38,10 @@ pub(crate) fn serve(control: UnixStream) -> ! {
 /// The server's loop.
 fn serve_requests(control: &UnixStream) -> io::Result<()> {
     // Ctrl-C in a terminal reaches the whole process group; the server leaves it to the
-    // parent to decide, and dies with the parent in any case.
+    // parent to decide, and dies with the parent in any case. Its workers get back what it
+    // inherited (the default, or ignored), as a worker the parent spawns would.
     // SAFETY: ignoring a signal installs no handler code.
-    unsafe { signal(Signal::SIGINT, SigHandler::SigIgn) }?;
+    let inherited = unsafe { signal(Signal::SIGINT, SigHandler::SigIgn) }?;
     let mut children = SigSet::empty();
     children.add(Signal::SIGCHLD);
     pthread_sigmask(SigmaskHow::SIG_BLOCK, Some(&children), None)?;
@@ -64,14 +65,22 @@ fn serve_requests(control: &UnixStream) -> io::Result<()> {
             while child_ended.read_signal()?.is_some() {}
             report_ended(control)?;
         }
-        if request && !fork_requested(control, &children)? {
+        if request && !fork_requested(control, &children, inherited)? {
             return Ok(());
         }
     }
 }
 
 /// Receives one request and forks its worker; `false` once the parent closed the socket.
-fn fork_requested(control: &UnixStream, blocked: &SigSet) -> io::Result<bool> {
+///
+/// The worker's signals are those the server inherited: `blocked` unblocked, and SIGINT
+/// handled as `interrupt`, which is the default or ignored (a program just executed has no
+/// handlers).
+fn fork_requested(
+    control: &UnixStream,
+    blocked: &SigSet,
+    interrupt: SigHandler,
+) -> io::Result<bool> {
     let Some(socket) = receive_descriptor(control)? else {
         return Ok(false);
     };
@@ -81,6 +90,8 @@ fn fork_requested(control: &UnixStream, blocked: &SigSet) -> io::Result<bool> {
         ForkResult::Parent { .. } => drop(socket),
         ForkResult::Child => {
             pthread_sigmask(SigmaskHow::SIG_UNBLOCK, Some(blocked), None)?;
+            // SAFETY: `interrupt` is the default or "ignore", so no handler code is installed.
+            unsafe { signal(Signal::SIGINT, interrupt) }?;
             // SAFETY: in the child just forked; `socket` is open in it.
             let socket = unsafe { prepare_forked_child(socket.as_raw_fd(), server) };
             boot::serve(UnixStream::from(socket));
