@@ -22,7 +22,7 @@ use nix::unistd::{ForkResult, Pid, fork};
 use crate::error::ExitCause;
 use crate::process::boot::{self, ROLE, prepare_forked_child};
 use crate::process::frame::FrameReader;
-use crate::process::server::EXITED;
+use crate::process::server::{self, EXITED};
 
 /// How a pool starts its worker processes; the names are Python's.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -66,6 +66,20 @@ impl Reaper {
         match self {
             Reaper::Child => reap_child(pid),
             Reaper::Server(server) => server.reap(pid),
+        }
+    }
+
+    /// Kills worker `pid` with `SIGKILL`, unless it has already been reaped.
+    ///
+    /// Only the parent that reaps a process may kill it by pid: once reaped, the pid may name
+    /// another process. This process reaps its own children only after this call, so it
+    /// kills them directly; the fork server's children are killed by the server.
+    pub(crate) fn kill(&self, pid: u32) {
+        match self {
+            Reaper::Child => {
+                let _ = kill(Pid::from_raw(pid as i32), Signal::SIGKILL);
+            }
+            Reaper::Server(server) => server.kill(pid),
         }
     }
 }
@@ -263,15 +277,24 @@ impl ServerLink {
         let control = self.control.lock().unwrap_or_else(PoisonError::into_inner);
         let fds = [socket.as_raw_fd()];
         let message = [ControlMessage::ScmRights(&fds)];
-        let byte = [0u8];
         sendmsg::<()>(
             control.as_raw_fd(),
-            &[IoSlice::new(&byte)],
+            &[IoSlice::new(&[server::FORK])],
             &message,
             MsgFlags::MSG_NOSIGNAL,
             None,
         )?;
         Ok(())
+    }
+
+    /// Asks the server to kill its worker `pid`, which it does only if it has not reaped it.
+    ///
+    /// A server that is gone has taken its workers with it.
+    pub(crate) fn kill(&self, pid: u32) {
+        let control = self.control.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut request = [server::KILL; 5];
+        request[1..].copy_from_slice(&pid.to_le_bytes());
+        let _ = nix::sys::socket::send(control.as_raw_fd(), &request, MsgFlags::MSG_NOSIGNAL);
     }
 
     /// Records the server's reports until it goes away, then reaps it.
@@ -313,7 +336,7 @@ impl ServerLink {
                 if killed {
                     return ExitCause::Unknown;
                 }
-                let _ = kill(Pid::from_raw(pid as i32), Signal::SIGKILL);
+                self.kill(pid);
                 killed = true;
                 deadline = Instant::now() + Duration::from_secs(1);
                 continue;
@@ -328,4 +351,52 @@ impl ServerLink {
 /// Reads a pid sent as decimal text in a `READY` frame.
 pub(crate) fn parse_pid(body: &[u8]) -> Option<u32> {
     std::str::from_utf8(body).ok()?.parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::process::Command;
+    use std::time::Duration;
+
+    use super::ServerLink;
+    use crate::{ProcessPool, TaskError};
+
+    /// A task: the worker's pid.
+    fn worker_pid((): ()) -> u32 {
+        std::process::id()
+    }
+
+    /// A task that never returns.
+    fn sleep_forever((): ()) {
+        loop {
+            std::thread::sleep(Duration::from_secs(60));
+        }
+    }
+
+    /// The fork server kills its own workers on request, and nothing else: a pid it did not
+    /// fork, or has reaped already, may be another process's.
+    #[test]
+    fn the_fork_server_kills_only_its_own_workers() {
+        let mut stranger = Command::new("sleep").arg("60").spawn().expect("sleep runs");
+        let pool = ProcessPool::builder().workers(1).build().expect("a pool");
+        let worker = pool.submit(worker_pid, ()).result().expect("a worker pid");
+        let stuck = pool.submit(sleep_forever, ());
+
+        let server = ServerLink::shared().expect("the pool's fork server");
+        server.kill(stranger.id());
+        // The server serves requests in order: once this one has killed the worker, the
+        // one before it has been served too.
+        server.kill(worker);
+        match stuck.result() {
+            Err(TaskError::WorkerDied { pid, .. }) => assert_eq!(pid, worker),
+            other => panic!("expected the worker's death, got {other:?}"),
+        }
+        let stranger_ended = stranger.try_wait().expect("waitpid works");
+        let _ = stranger.kill();
+        let _ = stranger.wait();
+        assert_eq!(
+            stranger_ended, None,
+            "the server killed a process it never forked"
+        );
+    }
 }

@@ -4,9 +4,6 @@ use std::io;
 use std::os::unix::net::UnixStream;
 use std::time::Duration;
 
-use nix::sys::signal::{Signal, kill};
-use nix::unistd::Pid;
-
 use crate::error::TaskError;
 use crate::process::Inner;
 use crate::process::frame::FrameReader;
@@ -96,7 +93,7 @@ impl Watch<'_> {
 
     /// Kills the worker.
     fn kill_worker(&self) {
-        let _ = kill(Pid::from_raw(self.worker.pid as i32), Signal::SIGKILL);
+        self.worker.reaper.kill(self.worker.pid);
     }
 
     /// Reaps the ended worker and fails the task it was running, if any.

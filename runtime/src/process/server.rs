@@ -4,21 +4,25 @@
 //! held at that instant. The server is started by executing the program afresh, before its
 //! `main`, so it holds no such lock; workers forked from it start clean, and fast.
 //!
-//! Protocol on the control socket: the parent sends one byte with one descriptor attached
-//! (`SCM_RIGHTS`), the worker's end of a new socket pair; the server forks a worker that
-//! serves on it. The server reports each worker's end as an [`EXITED`] frame.
+//! Protocol on the control socket: the parent asks for a worker with the byte [`FORK`] and
+//! one descriptor attached (`SCM_RIGHTS`), the worker's end of a new socket pair; the server
+//! forks a worker that serves on it. The parent asks for a worker to be killed with the byte
+//! [`KILL`] and its pid; the server kills it only if it has not reaped it, since a reaped
+//! pid may be another process's by then. The server reports each worker's end as an
+//! [`EXITED`] frame.
 
-use std::io::{self, IoSliceMut};
+use std::collections::HashSet;
+use std::io::{self, IoSliceMut, Read};
 use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::net::UnixStream;
 
 use nix::errno::Errno;
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
-use nix::sys::signal::{SigHandler, SigSet, SigmaskHow, Signal, pthread_sigmask, signal};
+use nix::sys::signal::{SigHandler, SigSet, SigmaskHow, Signal, kill, pthread_sigmask, signal};
 use nix::sys::signalfd::{SfdFlags, SignalFd};
 use nix::sys::socket::{ControlMessageOwned, MsgFlags, recvmsg};
 use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
-use nix::unistd::{ForkResult, fork};
+use nix::unistd::{ForkResult, Pid, fork};
 
 use crate::process::boot::{self, exit_now, prepare_forked_child};
 use crate::process::frame::{self, send_all};
@@ -26,6 +30,10 @@ use crate::process::frame::{self, send_all};
 /// Frame kind, server to parent: a worker ended. Body: pid (u32), how (u8: 0 exited,
 /// 1 killed by a signal), code or signal (i32), all little-endian.
 pub(crate) const EXITED: u8 = 7;
+/// Request byte, parent to server: fork a worker on the descriptor attached.
+pub(crate) const FORK: u8 = 0;
+/// Request byte, parent to server: kill the worker whose pid (u32, little-endian) follows.
+pub(crate) const KILL: u8 = 1;
 
 /// Forks workers on request and reports their ends, until the parent closes the socket.
 pub(crate) fn serve(control: UnixStream) -> ! {
@@ -42,6 +50,7 @@ fn serve_requests(control: &UnixStream) -> io::Result<()> {
     // inherited (the default, or ignored), as a worker the parent spawns would.
     // SAFETY: ignoring a signal installs no handler code.
     let inherited = unsafe { signal(Signal::SIGINT, SigHandler::SigIgn) }?;
+    let mut workers = HashSet::new();
     let mut children = SigSet::empty();
     children.add(Signal::SIGCHLD);
     pthread_sigmask(SigmaskHow::SIG_BLOCK, Some(&children), None)?;
@@ -63,45 +72,68 @@ fn serve_requests(control: &UnixStream) -> io::Result<()> {
         // Report ended workers first, so the parent learns of an end before a new start.
         if ended {
             while child_ended.read_signal()?.is_some() {}
-            report_ended(control)?;
+            report_ended(control, &mut workers)?;
         }
-        if request && !fork_requested(control, &children, inherited)? {
+        if request && !requested(control, &children, inherited, &mut workers)? {
             return Ok(());
         }
     }
 }
 
-/// Receives one request and forks its worker; `false` once the parent closed the socket.
+/// Serves one request; `false` once the parent closed the socket.
 ///
-/// The worker's signals are those the server inherited: `blocked` unblocked, and SIGINT
-/// handled as `interrupt`, which is the default or ignored (a program just executed has no
-/// handlers).
-fn fork_requested(
+/// A forked worker's signals are those the server inherited: `blocked` unblocked, and
+/// SIGINT handled as `interrupt`, which is the default or ignored (a program just executed
+/// has no handlers). `workers` are the server's children not yet reaped.
+fn requested(
     control: &UnixStream,
     blocked: &SigSet,
     interrupt: SigHandler,
+    workers: &mut HashSet<i32>,
 ) -> io::Result<bool> {
-    let Some(socket) = receive_descriptor(control)? else {
-        return Ok(false);
+    let (request, socket) = match receive_request(control)? {
+        Some(received) => received,
+        None => return Ok(false),
     };
-    let server = std::process::id();
-    // SAFETY: this process is single-threaded, so the child is a faithful copy of it.
-    match unsafe { fork() }? {
-        ForkResult::Parent { .. } => drop(socket),
-        ForkResult::Child => {
-            pthread_sigmask(SigmaskHow::SIG_UNBLOCK, Some(blocked), None)?;
-            // SAFETY: `interrupt` is the default or "ignore", so no handler code is installed.
-            unsafe { signal(Signal::SIGINT, interrupt) }?;
-            // SAFETY: in the child just forked; `socket` is open in it.
-            let socket = unsafe { prepare_forked_child(socket.as_raw_fd(), server) };
-            boot::serve(UnixStream::from(socket));
+    match (request, socket) {
+        (FORK, Some(socket)) => {
+            let server = std::process::id();
+            // SAFETY: this process is single-threaded, so the child is a faithful copy of it.
+            match unsafe { fork() }? {
+                ForkResult::Parent { child } => {
+                    workers.insert(child.as_raw());
+                    drop(socket);
+                }
+                ForkResult::Child => {
+                    pthread_sigmask(SigmaskHow::SIG_UNBLOCK, Some(blocked), None)?;
+                    // SAFETY: `interrupt` is the default or "ignore": no handler code.
+                    unsafe { signal(Signal::SIGINT, interrupt) }?;
+                    // SAFETY: in the child just forked; `socket` is open in it.
+                    let socket = unsafe { prepare_forked_child(socket.as_raw_fd(), server) };
+                    boot::serve(UnixStream::from(socket));
+                }
+            }
+        }
+        (KILL, None) => {
+            let mut pid = [0u8; 4];
+            (&*control).read_exact(&mut pid)?;
+            let pid = i32::from_le_bytes(pid);
+            if workers.contains(&pid) {
+                let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
+            }
+        }
+        (request, socket) => {
+            let attached = if socket.is_some() { "with" } else { "without" };
+            let message = format!("request {request} {attached} a descriptor");
+            return Err(io::Error::new(io::ErrorKind::InvalidData, message));
         }
     }
     Ok(true)
 }
 
-/// Receives one byte and the descriptor sent with it; `None` at end of stream.
-fn receive_descriptor(control: &UnixStream) -> io::Result<Option<OwnedFd>> {
+/// Receives a request's byte and the descriptor sent with it, if any; `None` at end of
+/// stream.
+fn receive_request(control: &UnixStream) -> io::Result<Option<(u8, Option<OwnedFd>)>> {
     let mut byte = [0u8; 1];
     let mut space = nix::cmsg_space!([RawFd; 1]);
     let mut buffers = [IoSliceMut::new(&mut byte)];
@@ -114,22 +146,23 @@ fn receive_descriptor(control: &UnixStream) -> io::Result<Option<OwnedFd>> {
     if message.bytes == 0 {
         return Ok(None);
     }
+    let mut socket = None;
     for control_message in message.cmsgs()? {
-        if let ControlMessageOwned::ScmRights(fds) = control_message
-            && let Some(&fd) = fds.first()
-        {
-            // SAFETY: the kernel just installed this descriptor in this process for us.
-            return Ok(Some(unsafe { OwnedFd::from_raw_fd(fd) }));
+        if let ControlMessageOwned::ScmRights(fds) = control_message {
+            for fd in fds {
+                // SAFETY: the kernel just installed this descriptor in this process for us;
+                // owning it closes any beyond the first.
+                let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+                socket.get_or_insert(fd);
+            }
         }
     }
-    Err(io::Error::new(
-        io::ErrorKind::InvalidData,
-        "fork request without a descriptor",
-    ))
+    Ok(Some((byte[0], socket)))
 }
 
-/// Reaps every ended worker and tells the parent how each ended.
-fn report_ended(control: &UnixStream) -> io::Result<()> {
+/// Reaps every ended worker and tells the parent how each ended; `workers` are the
+/// server's children not yet reaped.
+fn report_ended(control: &UnixStream, workers: &mut HashSet<i32>) -> io::Result<()> {
     let mut out = Vec::new();
     loop {
         let (pid, how, value) = match waitpid(None, Some(WaitPidFlag::WNOHANG)) {
@@ -140,6 +173,7 @@ fn report_ended(control: &UnixStream) -> io::Result<()> {
             Err(Errno::EINTR) => continue,
             Err(errno) => return Err(errno.into()),
         };
+        workers.remove(&pid.as_raw());
         frame::encode(&mut out, EXITED, |body| {
             body.extend_from_slice(&(pid.as_raw() as u32).to_le_bytes());
             body.push(how);

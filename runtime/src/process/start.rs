@@ -7,9 +7,6 @@
 use std::io;
 use std::os::unix::net::UnixStream;
 
-use nix::sys::signal::{Signal, kill};
-use nix::unistd::Pid;
-
 use crate::process::Inner;
 use crate::process::boot::{INIT_FAILED, MISMATCH, NO_INITIALIZER, READY, SETUP, STARTING};
 use crate::process::call::offset_of;
@@ -46,7 +43,7 @@ pub(crate) fn start_worker(
     let mut reader = FrameReader::new(socket);
     let (pid, started) = match reader.next_frame() {
         Ok(Some((STARTING, body))) => match parse_pid(body) {
-            Some(pid) => (Some(pid), await_ready(pool, &mut reader, pid)),
+            Some(pid) => (Some(pid), await_ready(pool, &mut reader, pid, &reaper)),
             None => (launched, Err(malformed())),
         },
         Ok(Some((MISMATCH, body))) => (launched, Err(StartFailure::Other(text(body)))),
@@ -70,6 +67,7 @@ fn await_ready(
     pool: &Inner,
     reader: &mut FrameReader<UnixStream>,
     pid: u32,
+    reaper: &Reaper,
 ) -> Result<u32, StartFailure> {
     let config = &pool.config;
     let (limit, name) = match config.initializer_timeout {
@@ -82,7 +80,7 @@ fn await_ready(
         Ok(Some((INIT_FAILED, body))) => Err(StartFailure::Initializer(text(body))),
         Ok(_) => Err(malformed()),
         Err(error) if is_timeout(&error) => {
-            let _ = kill(Pid::from_raw(pid as i32), Signal::SIGKILL);
+            reaper.kill(pid);
             let limit = limit.unwrap_or_default();
             let message = format!("the initializer ran longer than the {limit:?} {name}");
             Err(StartFailure::Initializer(message))

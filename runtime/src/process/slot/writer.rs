@@ -10,8 +10,6 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use crossbeam_channel::select;
-use nix::sys::signal::{Signal, kill};
-use nix::unistd::Pid;
 
 use super::{Job, MAX_START_FAILURES, Slot, WINDOW_TARGET};
 use crate::error::TaskError;
@@ -143,7 +141,7 @@ impl Writer {
         let (pool, slot) = (Arc::clone(&self.pool), Arc::clone(&self.slot));
         let worker = Worker {
             pid,
-            reaper,
+            reaper: reaper.clone(),
             generation,
         };
         let thread = std::thread::Builder::new()
@@ -152,7 +150,8 @@ impl Writer {
         let thread = match thread {
             Ok(thread) => thread,
             Err(error) => {
-                let _ = kill(Pid::from_raw(pid as i32), Signal::SIGKILL);
+                reaper.kill(pid);
+                reaper.reap(pid);
                 self.slot.lock().live = false;
                 return Err(error);
             }
