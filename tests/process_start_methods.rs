@@ -118,25 +118,34 @@ fn forked_worker_prints_to_program_stdout() {
     worker_prints_to_program_stdout("forked_worker_prints_to_program_stdout", "fork");
 }
 
-/// Whether this process ignores SIGINT (Ctrl-C).
-fn ignores_ctrl_c((): ()) -> bool {
+/// How this process takes SIGINT (Ctrl-C): `default`, `ignored` or `handled`.
+fn ctrl_c_disposition((): ()) -> String {
     // SAFETY: a zeroed `sigaction` is a valid place for the kernel to write into.
     let mut current: libc::sigaction = unsafe { std::mem::zeroed() };
     // SAFETY: with no new action given, `sigaction` only reads the current one into
     // `current`, which lives through the call.
     let read = unsafe { libc::sigaction(libc::SIGINT, std::ptr::null(), &mut current) };
     assert_eq!(read, 0, "sigaction failed");
-    current.sa_sigaction == libc::SIG_IGN
+    match current.sa_sigaction {
+        libc::SIG_DFL => "default",
+        libc::SIG_IGN => "ignored",
+        _ => "handled",
+    }
+    .to_owned()
 }
 
-/// The child's side: with SIGINT ignored or not as `role` says, a pool of each start method
-/// reports whether its worker ignores it.
+/// A SIGINT handler that does nothing.
+extern "C" fn on_ctrl_c(_: libc::c_int) {}
+
+/// The child's side: with SIGINT taken as `role` says, a pool of each start method reports
+/// how its worker takes it.
 fn ctrl_c_child(role: &str) {
     let disposition = match role {
         "ignored" => libc::SIG_IGN,
+        "handled" => on_ctrl_c as extern "C" fn(libc::c_int) as libc::sighandler_t,
         _ => libc::SIG_DFL,
     };
-    // SAFETY: the default and "ignore" dispositions install no handler code.
+    // SAFETY: the handler, if any, does nothing, which is async-signal-safe.
     unsafe { libc::signal(libc::SIGINT, disposition) };
     for method in ["forkserver", "spawn", "fork"] {
         let pool = ProcessPool::builder()
@@ -144,33 +153,39 @@ fn ctrl_c_child(role: &str) {
             .start_method(start_method(method))
             .build()
             .expect("a valid pool");
-        let ignored = pool.submit(ignores_ctrl_c, ()).result();
-        report(&format!("{method} {ignored:?}"));
+        match pool.submit(ctrl_c_disposition, ()).result() {
+            Ok(taken) => report(&format!("{method} {taken}")),
+            Err(error) => report(&format!("{method} failed: {error}")),
+        }
     }
 }
 
-/// Runs test `test` as a child that ignores SIGINT or not, as `role` says, and checks that
-/// the workers of every start method take it as the child does.
-fn workers_take_ctrl_c_as_their_program(test: &str, role: &str) {
+/// Runs test `test` as a child that takes SIGINT as `role` says, and checks that the
+/// workers of every start method take it as a program the child executed would: ignored
+/// if the child ignores it, by default otherwise (a handler is the child's own code).
+fn workers_take_ctrl_c_as_an_executed_program(test: &str, role: &str) {
     if let Some(role) = child_role() {
         return ctrl_c_child(&role);
     }
     let finished = Rerun::start(test, role, &[]).finish(Duration::from_secs(30));
     finished.assert_success();
-    let expected = format!("Ok({})", role == "ignored");
+    let expected = match role {
+        "ignored" => "ignored",
+        _ => "default",
+    };
     let reports = finished.reports();
     for method in ["forkserver", "spawn", "fork"] {
         let line = format!("{method} {expected}");
         assert!(
             reports.contains(&line.as_str()),
-            "{method}: expected {expected} in {reports:?}"
+            "{method}: expected {expected:?} in {reports:?}"
         );
     }
 }
 
 #[test]
 fn workers_die_of_ctrl_c_when_their_program_would() {
-    workers_take_ctrl_c_as_their_program(
+    workers_take_ctrl_c_as_an_executed_program(
         "workers_die_of_ctrl_c_when_their_program_would",
         "default",
     );
@@ -178,8 +193,16 @@ fn workers_die_of_ctrl_c_when_their_program_would() {
 
 #[test]
 fn workers_ignore_ctrl_c_when_their_program_does() {
-    workers_take_ctrl_c_as_their_program(
+    workers_take_ctrl_c_as_an_executed_program(
         "workers_ignore_ctrl_c_when_their_program_does",
         "ignored",
+    );
+}
+
+#[test]
+fn workers_run_no_handler_of_their_program() {
+    workers_take_ctrl_c_as_an_executed_program(
+        "workers_run_no_handler_of_their_program",
+        "handled",
     );
 }
