@@ -18,13 +18,36 @@ use serde::ser::Error as _;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use support::{
-    Rerun, child_role, double, exists, process, report, send_signal, sleep_then_pid, wait_until,
-    worker_pid,
+    Rerun, child_role, double, exists, outcome_within, process, report, send_signal,
+    sleep_then_pid, wait_until, worker_pid,
 };
 
 /// A task that panics with a message naming its argument.
 fn panics(x: u32) -> u32 {
     panic!("deliberate panic {x}")
+}
+
+/// The descriptor of a forked worker's socket to the pool.
+const WORKER_SOCKET: libc::c_int = 3;
+
+/// A task that writes a frame prefix announcing 16 EiB to its worker's socket, then
+/// sleeps: the pool must stop trusting the worker and kill it.
+fn corrupts_its_socket((): ()) -> u32 {
+    let prefix = u64::MAX.to_le_bytes();
+    // SAFETY: writing from a live buffer to a descriptor; a wrong one only fails.
+    unsafe { libc::write(WORKER_SOCKET, prefix.as_ptr().cast(), prefix.len()) };
+    std::thread::sleep(Duration::from_secs(60));
+    0
+}
+
+/// A task that closes its worker's socket, then sleeps: the pool sees the worker gone
+/// while it still runs, and must kill it rather than wait.
+fn closes_its_socket((): ()) -> u32 {
+    // SAFETY: closing a descriptor this process owns; nothing in it uses the socket while
+    // the task runs.
+    unsafe { libc::close(WORKER_SOCKET) };
+    std::thread::sleep(Duration::from_secs(60));
+    0
 }
 
 /// A task that aborts its worker (`SIGABRT`).
@@ -149,6 +172,46 @@ fn exit_fails_its_task_with_the_exit_status() {
 #[test]
 fn self_inflicted_sigkill_fails_its_task() {
     crash_fails_alone(kills_itself, ExitCause::Signaled(libc::SIGKILL));
+}
+
+/// Runs `breaks_protocol` on a one-worker pool of `method` with a task queued behind it:
+/// the pool kills the worker (it is killed, not left to sleep out its minute), fails that
+/// task alone, and serves on with a new worker.
+fn protocol_breach_kills_the_worker(method: StartMethod, breaks_protocol: fn(()) -> u32) {
+    let pool = ProcessPool::builder()
+        .workers(1)
+        .start_method(method)
+        .build()
+        .expect("a valid pool");
+    let first = pool.submit(worker_pid, ()).result().expect("a first task");
+    let breach = pool.submit(breaks_protocol, ());
+    let queued = pool.submit(double, 4);
+
+    let cause = ExitCause::Signaled(libc::SIGKILL);
+    assert_eq!(
+        outcome_within(breach, Duration::from_secs(20), "the breaching task"),
+        Err(TaskError::WorkerDied { pid: first, cause }),
+        "{method:?}"
+    );
+    assert_eq!(
+        outcome_within(queued, Duration::from_secs(20), "the queued task"),
+        Ok(8)
+    );
+    assert!(!exists(first), "{method:?}: the worker {first} was reaped");
+}
+
+#[test]
+fn a_task_that_corrupts_its_socket_has_its_worker_killed() {
+    for method in [StartMethod::ForkServer, StartMethod::Fork] {
+        protocol_breach_kills_the_worker(method, corrupts_its_socket);
+    }
+}
+
+#[test]
+fn a_task_that_closes_its_socket_has_its_worker_killed() {
+    for method in [StartMethod::ForkServer, StartMethod::Fork] {
+        protocol_breach_kills_the_worker(method, closes_its_socket);
+    }
 }
 
 #[test]

@@ -337,7 +337,10 @@ impl ServerLink {
                 if killed {
                     return ExitCause::Unknown;
                 }
+                // Not under the lock: the report reader needs it while the request is sent.
+                drop(ended);
                 self.kill(pid);
+                ended = self.ended.lock().unwrap_or_else(PoisonError::into_inner);
                 killed = true;
                 deadline = Instant::now() + Duration::from_secs(1);
                 continue;
