@@ -251,3 +251,22 @@ fn builder_defaults_to_available_parallelism() {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     assert_eq!(pool.max_workers(), cores);
 }
+
+#[test]
+fn cancelling_a_queued_task_frees_its_closure_at_once() {
+    let pool = ThreadPool::new(1);
+    let (release, held) = mpsc::channel::<()>();
+    let blocker = pool.submit(move || held.recv().is_ok());
+
+    let captured = Arc::new(());
+    let inside = Arc::clone(&captured);
+    let queued = pool.submit(move || Arc::strong_count(&inside));
+    assert!(queued.cancel());
+    // The only worker is still held, so the queue still holds the task; its closure is gone.
+    assert_eq!(Arc::strong_count(&captured), 1, "the closure was kept");
+    assert!(!blocker.done());
+
+    release.send(()).unwrap();
+    assert_eq!(blocker.result(), Ok(true));
+    assert_eq!(queued.result(), Err(TaskError::Cancelled));
+}

@@ -53,6 +53,11 @@ pub struct Handle<T> {
 pub(crate) trait TaskCell<T>: Send + Sync {
     /// The task's state.
     fn shared(&self) -> &Shared<T>;
+
+    /// Cancels the task if it has not started; whether it is now cancelled.
+    fn cancel(&self) -> bool {
+        self.shared().cancel(|| ())
+    }
 }
 
 /// The pool's side of a submitted task: it starts and settles the task exactly once.
@@ -161,9 +166,10 @@ impl<T> Handle<T> {
     /// A task that is running or done cannot be cancelled, and this returns `false` for it;
     /// for a process pool that includes the few tasks already handed to a worker ahead of
     /// their turn (see [`Handle::running`]). Cancelling an already cancelled task returns
-    /// `true`. The task's callbacks run on the calling thread, before this returns.
+    /// `true`. The task's callbacks run on the calling thread, before this returns; so does
+    /// the drop of a thread pool task's closure, which frees what it holds at once.
     pub fn cancel(&self) -> bool {
-        self.shared().cancel()
+        self.cell.cancel()
     }
 
     /// Registers `callback` to receive the task's outcome once it is done.

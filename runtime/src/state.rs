@@ -227,9 +227,13 @@ impl<T> Shared<T> {
     }
 
     /// Cancels a pending task, running its callbacks here; whether it is now cancelled.
-    pub(crate) fn cancel(&self) -> bool {
+    ///
+    /// The one call that cancels it runs `cancelled` afterwards: from then on no worker can
+    /// start the task, so whatever it would have run is that call's alone.
+    pub(crate) fn cancel(&self, cancelled: impl FnOnce()) -> bool {
         if self.claim(|phase| phase == PENDING) {
             self.publish(Err(TaskError::Cancelled), CANCELLED);
+            cancelled();
             return true;
         }
         self.phase() == CANCELLED

@@ -89,8 +89,9 @@ struct Task<F, T> {
     work: UnsafeCell<Option<F>>,
 }
 
-// SAFETY: `work` is taken once, by the one thread whose `Shared::start` succeeded, and is
-// otherwise only dropped with the task; `Shared` is `Sync` for a `Send` value. The closure
+// SAFETY: `work` is taken once, by the one thread whose `Shared::start` succeeded or by the
+// one call that cancelled the task (after which no start succeeds), and is otherwise only
+// dropped with the task; `Shared` is `Sync` for a `Send` value. The closure
 // moves to a worker thread, so it must be `Send`.
 unsafe impl<F: Send, T: Send> Sync for Task<F, T> {}
 
@@ -326,6 +327,16 @@ impl std::fmt::Debug for Builder {
 impl<F: Send, T: Send> TaskCell<T> for Task<F, T> {
     fn shared(&self) -> &Shared<T> {
         &self.shared
+    }
+
+    /// Also drops the closure at once: a cancelled task may wait long in the queue before a
+    /// worker takes it off, and should not hold what its closure captured until then.
+    fn cancel(&self) -> bool {
+        self.shared.cancel(|| {
+            // SAFETY: this call cancelled the task, so no `Shared::start` can succeed on it
+            // any more: no worker takes the closure, and only this call touches it.
+            drop(unsafe { (*self.work.get()).take() });
+        })
     }
 }
 
