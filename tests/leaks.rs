@@ -191,6 +191,31 @@ fn fix_allocator_thresholds() {
     }
 }
 
+/// How many times resident memory is measured again, after a few more tasks, while it is
+/// above the baseline by more than the slack.
+const RESIDENT_RETRIES: usize = 5;
+
+/// How much resident memory exceeds `baseline`, trimmed; measured again after a short run
+/// of tasks, a few times, while it exceeds it by more than the slack.
+///
+/// The allocator sometimes keeps freed memory resident through a trim and gives it back at
+/// a later one: with one arena for all threads (`M_ARENA_MAX` 1) a run of this test kept
+/// 11 MB, then gave back 11 MB over the same cycles again, and in 4 runs of 10 one of the
+/// two measures was that far above the other; with the default arenas 2 runs of about 400
+/// were above the slack. Memory a leak keeps never comes back, and fails every measure.
+fn resident_growth_once_settled(baseline: usize) -> usize {
+    let mut grown = settled_resident_bytes().saturating_sub(baseline);
+    for retry in 1..=RESIDENT_RETRIES {
+        if grown < MEMORY_SLACK {
+            break;
+        }
+        eprintln!("leaks: resident memory {grown} bytes above its baseline; measure {retry} again");
+        run_tasks(1_000);
+        grown = settled_resident_bytes().saturating_sub(baseline);
+    }
+    grown
+}
+
 #[test]
 fn pools_and_tasks_leave_nothing_behind() {
     fix_allocator_thresholds();
@@ -227,7 +252,7 @@ fn pools_and_tasks_leave_nothing_behind() {
         Holdings::now()
     );
     let heap_grown = LIVE.load(Ordering::Relaxed) as isize - heap as isize;
-    let grown = settled_resident_bytes().saturating_sub(memory);
+    let grown = resident_growth_once_settled(memory);
     eprintln!(
         "leaks: {cycles} process pools and {cycles} thread pools created and shut down, \
          {tasks} tasks on each kind; live heap grew by {heap_grown} bytes, resident memory \
