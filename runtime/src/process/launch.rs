@@ -172,6 +172,8 @@ fn fork_worker(socket: OwnedFd) -> io::Result<u32> {
     match unsafe { fork() }? {
         ForkResult::Parent { child } => Ok(child.as_raw() as u32),
         ForkResult::Child => {
+            // SAFETY: in the child just forked, which has made no other call yet.
+            unsafe { boot::reset_signal_handlers() };
             // SAFETY: in the child just forked; `socket` is open in it.
             let socket = unsafe { prepare_forked_child(socket.as_raw_fd(), parent) };
             boot::serve(UnixStream::from(socket))
