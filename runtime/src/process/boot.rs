@@ -299,33 +299,6 @@ pub(crate) unsafe fn prepare_forked_child(socket: RawFd, parent: u32) -> OwnedFd
     }
 }
 
-/// Resets every signal with a handler to its default, as executing a program does; ignored
-/// signals stay ignored.
-///
-/// A worker forked from the program would otherwise run the program's handlers, written for
-/// a process with the program's threads and descriptors, which the worker has not. (The
-/// fork server's workers need none of this: the server was just executed, and installs no
-/// handler.) It costs some 15 µs: a `sigaction` call for each signal.
-///
-/// # Safety
-///
-/// Only in a process just forked, before it runs anything but async-signal-safe calls.
-pub(crate) unsafe fn reset_signal_handlers() {
-    for signal in 1..=libc::SIGRTMAX() {
-        // SAFETY: a zeroed `sigaction` is a valid place for the kernel to write into.
-        let mut action: libc::sigaction = unsafe { std::mem::zeroed() };
-        // SAFETY: `sigaction` is async-signal-safe; with no new action given it only writes
-        // the current one into `action`. Signals that cannot be queried are skipped.
-        if unsafe { libc::sigaction(signal, std::ptr::null(), &mut action) } != 0 {
-            continue;
-        }
-        if action.sa_sigaction != libc::SIG_DFL && action.sa_sigaction != libc::SIG_IGN {
-            // SAFETY: restoring the default installs no handler code.
-            unsafe { libc::signal(signal, libc::SIG_DFL) };
-        }
-    }
-}
-
 /// Marks the socket given in the role close-on-exec again, once the worker runs.
 pub(crate) fn keep_from_children(socket: &UnixStream) {
     use std::os::fd::AsRawFd;

@@ -43,24 +43,42 @@ pub(crate) fn serve(control: UnixStream) -> ! {
     }
 }
 
+/// The server's state.
+struct Server<'a> {
+    /// The control socket to the parent.
+    control: &'a UnixStream,
+    /// SIGCHLD, blocked in the server (it reads it from a signal descriptor) and unblocked
+    /// again in each worker.
+    child_ended: SigSet,
+    /// How the server inherited SIGINT (the default, or ignored), which its workers get
+    /// back; it cannot be a handler, since the server was just executed.
+    interrupt: SigHandler,
+    /// The server's children not yet reaped: the only pids it may kill.
+    workers: HashSet<i32>,
+}
+
 /// The server's loop.
 fn serve_requests(control: &UnixStream) -> io::Result<()> {
     // Ctrl-C in a terminal reaches the whole process group; the server leaves it to the
-    // parent to decide, and dies with the parent in any case. Its workers get back what it
-    // inherited (the default, or ignored), as a worker the parent spawns would.
+    // parent to decide, and dies with the parent in any case.
     // SAFETY: ignoring a signal installs no handler code.
-    let inherited = unsafe { signal(Signal::SIGINT, SigHandler::SigIgn) }?;
-    let mut workers = HashSet::new();
-    let mut children = SigSet::empty();
-    children.add(Signal::SIGCHLD);
-    pthread_sigmask(SigmaskHow::SIG_BLOCK, Some(&children), None)?;
-    let child_ended =
-        SignalFd::with_flags(&children, SfdFlags::SFD_CLOEXEC | SfdFlags::SFD_NONBLOCK)?;
+    let interrupt = unsafe { signal(Signal::SIGINT, SigHandler::SigIgn) }?;
+    let mut child_ended = SigSet::empty();
+    child_ended.add(Signal::SIGCHLD);
+    pthread_sigmask(SigmaskHow::SIG_BLOCK, Some(&child_ended), None)?;
+    let ended_signals =
+        SignalFd::with_flags(&child_ended, SfdFlags::SFD_CLOEXEC | SfdFlags::SFD_NONBLOCK)?;
+    let mut server = Server {
+        control,
+        child_ended,
+        interrupt,
+        workers: HashSet::new(),
+    };
 
     loop {
         let mut fds = [
             PollFd::new(control.as_fd(), PollFlags::POLLIN),
-            PollFd::new(child_ended.as_fd(), PollFlags::POLLIN),
+            PollFd::new(ended_signals.as_fd(), PollFlags::POLLIN),
         ];
         match poll(&mut fds, PollTimeout::NONE) {
             Err(Errno::EINTR) => continue,
@@ -71,64 +89,86 @@ fn serve_requests(control: &UnixStream) -> io::Result<()> {
 
         // Report ended workers first, so the parent learns of an end before a new start.
         if ended {
-            while child_ended.read_signal()?.is_some() {}
-            report_ended(control, &mut workers)?;
+            while ended_signals.read_signal()?.is_some() {}
+            server.report_ended()?;
         }
-        if request && !requested(control, &children, inherited, &mut workers)? {
+        if request && !server.serve_request()? {
             return Ok(());
         }
     }
 }
 
-/// Serves one request; `false` once the parent closed the socket.
-///
-/// A forked worker's signals are those the server inherited: `blocked` unblocked, and
-/// SIGINT handled as `interrupt`, which is the default or ignored (a program just executed
-/// has no handlers). `workers` are the server's children not yet reaped.
-fn requested(
-    control: &UnixStream,
-    blocked: &SigSet,
-    interrupt: SigHandler,
-    workers: &mut HashSet<i32>,
-) -> io::Result<bool> {
-    let (request, socket) = match receive_request(control)? {
-        Some(received) => received,
-        None => return Ok(false),
-    };
-    match (request, socket) {
-        (FORK, Some(socket)) => {
-            let server = std::process::id();
-            // SAFETY: this process is single-threaded, so the child is a faithful copy of it.
-            match unsafe { fork() }? {
-                ForkResult::Parent { child } => {
-                    workers.insert(child.as_raw());
-                    drop(socket);
-                }
-                ForkResult::Child => {
-                    pthread_sigmask(SigmaskHow::SIG_UNBLOCK, Some(blocked), None)?;
-                    // SAFETY: `interrupt` is the default or "ignore": no handler code.
-                    unsafe { signal(Signal::SIGINT, interrupt) }?;
-                    // SAFETY: in the child just forked; `socket` is open in it.
-                    let socket = unsafe { prepare_forked_child(socket.as_raw_fd(), server) };
-                    boot::serve(UnixStream::from(socket));
-                }
+impl Server<'_> {
+    /// Serves one request; `false` once the parent closed the socket.
+    fn serve_request(&mut self) -> io::Result<bool> {
+        match receive_request(self.control)? {
+            None => return Ok(false),
+            Some((FORK, Some(socket))) => self.fork_worker(socket)?,
+            Some((KILL, None)) => self.kill_worker()?,
+            Some((request, socket)) => {
+                let attached = if socket.is_some() { "with" } else { "without" };
+                let message = format!("request {request} {attached} a descriptor");
+                return Err(io::Error::new(io::ErrorKind::InvalidData, message));
             }
         }
-        (KILL, None) => {
-            let mut pid = [0u8; 4];
-            (&*control).read_exact(&mut pid)?;
-            let pid = i32::from_le_bytes(pid);
-            if workers.contains(&pid) {
-                let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
+        Ok(true)
+    }
+
+    /// Forks a worker serving on `socket`, with the signals the server inherited.
+    fn fork_worker(&mut self, socket: OwnedFd) -> io::Result<()> {
+        let server = std::process::id();
+        // SAFETY: this process is single-threaded, so the child is a faithful copy of it.
+        match unsafe { fork() }? {
+            ForkResult::Parent { child } => {
+                self.workers.insert(child.as_raw());
+                Ok(())
             }
-        }
-        (request, socket) => {
-            let attached = if socket.is_some() { "with" } else { "without" };
-            let message = format!("request {request} {attached} a descriptor");
-            return Err(io::Error::new(io::ErrorKind::InvalidData, message));
+            ForkResult::Child => {
+                pthread_sigmask(SigmaskHow::SIG_UNBLOCK, Some(&self.child_ended), None)?;
+                // SAFETY: `interrupt` is the default or "ignore": no handler code.
+                unsafe { signal(Signal::SIGINT, self.interrupt) }?;
+                // SAFETY: in the child just forked; `socket` is open in it.
+                let socket = unsafe { prepare_forked_child(socket.as_raw_fd(), server) };
+                boot::serve(UnixStream::from(socket));
+            }
         }
     }
-    Ok(true)
+
+    /// Reads the pid of a kill request and kills that worker, if it is one not yet reaped.
+    fn kill_worker(&self) -> io::Result<()> {
+        let mut pid = [0u8; 4];
+        (&*self.control).read_exact(&mut pid)?;
+        let pid = i32::from_le_bytes(pid);
+        if self.workers.contains(&pid) {
+            let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
+        }
+        Ok(())
+    }
+
+    /// Reaps every ended worker and tells the parent how each ended.
+    fn report_ended(&mut self) -> io::Result<()> {
+        let mut out = Vec::new();
+        loop {
+            let (pid, how, value) = match waitpid(None, Some(WaitPidFlag::WNOHANG)) {
+                Ok(WaitStatus::Exited(pid, code)) => (pid, 0u8, code),
+                Ok(WaitStatus::Signaled(pid, signal, _)) => (pid, 1u8, signal as i32),
+                Ok(WaitStatus::StillAlive) | Err(Errno::ECHILD) => break,
+                Ok(_) => continue,
+                Err(Errno::EINTR) => continue,
+                Err(errno) => return Err(errno.into()),
+            };
+            self.workers.remove(&pid.as_raw());
+            frame::encode(&mut out, EXITED, |body| {
+                body.extend_from_slice(&(pid.as_raw() as u32).to_le_bytes());
+                body.push(how);
+                body.extend_from_slice(&value.to_le_bytes());
+            });
+        }
+        if out.is_empty() {
+            return Ok(());
+        }
+        send_all(self.control, &out)
+    }
 }
 
 /// Receives a request's byte and the descriptor sent with it, if any; `None` at end of
@@ -158,30 +198,4 @@ fn receive_request(control: &UnixStream) -> io::Result<Option<(u8, Option<OwnedF
         }
     }
     Ok(Some((byte[0], socket)))
-}
-
-/// Reaps every ended worker and tells the parent how each ended; `workers` are the
-/// server's children not yet reaped.
-fn report_ended(control: &UnixStream, workers: &mut HashSet<i32>) -> io::Result<()> {
-    let mut out = Vec::new();
-    loop {
-        let (pid, how, value) = match waitpid(None, Some(WaitPidFlag::WNOHANG)) {
-            Ok(WaitStatus::Exited(pid, code)) => (pid, 0u8, code),
-            Ok(WaitStatus::Signaled(pid, signal, _)) => (pid, 1u8, signal as i32),
-            Ok(WaitStatus::StillAlive) | Err(Errno::ECHILD) => break,
-            Ok(_) => continue,
-            Err(Errno::EINTR) => continue,
-            Err(errno) => return Err(errno.into()),
-        };
-        workers.remove(&pid.as_raw());
-        frame::encode(&mut out, EXITED, |body| {
-            body.extend_from_slice(&(pid.as_raw() as u32).to_le_bytes());
-            body.push(how);
-            body.extend_from_slice(&value.to_le_bytes());
-        });
-    }
-    if out.is_empty() {
-        return Ok(());
-    }
-    send_all(control, &out)
 }
