@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use poolscope::{ProcessPool, StartMethod, TaskError};
 
-use support::{Rerun, child_role, double, report, start_method};
+use support::{Rerun, START_METHOD_NAMES, child_role, double, report, start_method};
 
 /// A task that panics on 13 and doubles anything else.
 fn double_but_not_13(x: u64) -> u64 {
@@ -147,7 +147,7 @@ fn ctrl_c_child(role: &str) {
     };
     // SAFETY: the handler, if any, does nothing, which is async-signal-safe.
     unsafe { libc::signal(libc::SIGINT, disposition) };
-    for method in ["forkserver", "spawn", "fork"] {
+    for method in START_METHOD_NAMES {
         let pool = ProcessPool::builder()
             .workers(1)
             .start_method(start_method(method))
@@ -174,7 +174,7 @@ fn workers_take_ctrl_c_as_an_executed_program(test: &str, role: &str) {
         _ => "default",
     };
     let reports = finished.reports();
-    for method in ["forkserver", "spawn", "fork"] {
+    for method in START_METHOD_NAMES {
         let line = format!("{method} {expected}");
         assert!(
             reports.contains(&line.as_str()),

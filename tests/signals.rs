@@ -21,8 +21,9 @@ use std::time::{Duration, Instant};
 use poolscope::ProcessPool;
 
 use support::{
-    Rerun, await_ends, become_subreaper, child_role, children_of, descendants_of, group_members,
-    mark_then_sleep, marked_pids, process, report, scaled, serial, start_method, wait_until,
+    Rerun, START_METHOD_NAMES, await_ends, become_subreaper, child_role, children_of,
+    descendants_of, group_members, mark_then_sleep, marked_pids, process, report, scaled, serial,
+    start_method, wait_until,
 };
 
 /// The workers of the child's pool.
@@ -40,9 +41,6 @@ const GRACE: Duration = Duration::from_secs(1);
 
 /// How long the child may take to exit on Ctrl-C.
 const EXIT_DEADLINE: Duration = Duration::from_secs(2);
-
-/// The start methods, by the names a child's role uses.
-const START_METHODS: [&str; 3] = ["forkserver", "spawn", "fork"];
 
 /// The environment variable naming the directory the child's tasks mark, made and removed
 /// by the test.
@@ -193,7 +191,7 @@ fn killing_a_busy_parent_leaves_no_pool_process() {
     let _serial = serial();
     become_subreaper();
     for _ in 0..scaled(1) {
-        for role in START_METHODS {
+        for role in START_METHOD_NAMES {
             let markers = tempfile::tempdir().expect("a temporary directory");
             let (mut child, family) = start_child(TEST, role, markers.path());
             let status = child.kill();
@@ -211,7 +209,7 @@ fn ctrl_c_ends_the_program_and_its_pool() {
     }
     let _serial = serial();
     become_subreaper();
-    let roles = START_METHODS
+    let roles = START_METHOD_NAMES
         .iter()
         .flat_map(|method| [method.to_string(), format!("{method}{DEAF}")]);
     let roles: Vec<String> = roles.collect();

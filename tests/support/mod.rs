@@ -560,6 +560,9 @@ impl Finished {
     }
 }
 
+/// Every start method, by the name a child's role uses for it.
+pub const START_METHOD_NAMES: [&str; 3] = ["forkserver", "spawn", "fork"];
+
 /// The start method a child's role names: `forkserver`, `spawn` or `fork`, in any case.
 pub fn start_method(role: &str) -> poolscope::StartMethod {
     match role.to_ascii_lowercase().as_str() {
